@@ -1,0 +1,160 @@
+"""Check that this machine is ready for the course, and say how to fix what is not.
+
+Every notebook's first cell calls :func:`check_env`. Taught in 01.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+from pathlib import Path
+
+#: The Jupyter kernel that `make run` registers for the course.
+KERNEL_NAME = "mnist-cnn-course"
+MIN_PYTHON = (3, 10)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _pinned_versions() -> dict[str, str]:
+    """The pins of requirements.txt, when running from a checkout of the course."""
+    requirements = Path(__file__).resolve().parent.parent / "requirements.txt"
+    pins = {}
+    if requirements.is_file():
+        for line in requirements.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if "==" in line:
+                name, version = line.split("==", 1)
+                pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def environment_report() -> tuple[dict[str, str], list[str]]:
+    """Collect the facts :func:`check_env` prints and the problems it finds.
+
+    Returns:
+        ``(facts, problems)``: facts by name, and one sentence per problem that says how to
+        fix it. Importing TensorFlow here takes a few seconds the first time.
+    """
+    from mnist_helpers import __version__
+    from mnist_helpers.data import MNIST_FILES, cache_dir
+
+    facts: dict[str, str] = {
+        "python": platform.python_version(),
+        "mnist_helpers": __version__,
+        "executable": sys.executable,
+    }
+    problems: list[str] = []
+    if sys.version_info[:2] < MIN_PYTHON:
+        problems.append(
+            f"Python {platform.python_version()} is too old: the course needs 3.10 or newer "
+            "(install a newer Python, then `make run` builds .venv with it)."
+        )
+    for package in ("tensorflow", "keras", "numpy", "pandas", "matplotlib"):
+        facts[package] = _version(package) or "missing"
+        if facts[package] == "missing":
+            problems.append(
+                f"{package} is not installed: run `make run` (or pip install -r requirements.txt)."
+            )
+    pins = _pinned_versions()
+    for package, pinned in pins.items():
+        installed = _version(package)
+        if installed is not None and installed != pinned and package in facts:
+            problems.append(
+                f"{package} {installed} is installed but the course pins {pinned}: "
+                "results may differ; run `make run` to use the course's .venv."
+            )
+
+    facts["keras backend"] = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if facts["keras backend"] != "tensorflow":
+        problems.append(
+            f"KERAS_BACKEND is {facts['keras backend']!r}: the course is written for "
+            "'tensorflow'; unset it or `export KERAS_BACKEND=tensorflow`."
+        )
+    if facts["tensorflow"] != "missing":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        facts["devices"] = f"{os.cpu_count()} CPU cores" + (
+            f", {len(gpus)} GPU" if gpus else ", no GPU"
+        )
+        facts["tensorflow threads"] = str(
+            tf.config.threading.get_intra_op_parallelism_threads() or "auto"
+        )
+
+    in_kernel = "ipykernel" in sys.modules
+    facts["kernel"] = f"Jupyter kernel running {sys.executable}" if in_kernel else "not in Jupyter"
+    venv = Path(__file__).resolve().parent.parent / ".venv"
+    if in_kernel and venv.is_dir() and Path(sys.prefix).resolve() != venv.resolve():
+        problems.append(
+            f"this kernel runs {sys.executable}, not the course's .venv: in JupyterLab pick the "
+            f"kernel '{KERNEL_NAME}' (Kernel > Change Kernel), or start it with `make lab`."
+        )
+
+    cache = cache_dir()
+    cached = all((cache / name).is_file() for name in MNIST_FILES)
+    facts["data cache"] = f"{cache} ({'ready' if cached else 'empty'})"
+    if os.environ.get("MNIST_DATA_DIR"):
+        facts["MNIST_DATA_DIR"] = os.environ["MNIST_DATA_DIR"]
+    elif not cached:
+        problems.append(
+            "MNIST is not downloaded yet: run `make data` (or `python -m mnist_helpers.data`)."
+        )
+    return facts, problems
+
+
+def check_env() -> bool:
+    """Print versions, Keras backend, CPU/GPU, kernel and data cache; say how to fix problems.
+
+    Returns:
+        ``True`` when no problem was found.
+
+    Taught in 01 (and called at the top of every notebook).
+    """
+    facts, problems = environment_report()
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        print(f"{key:<{width}}  {value}")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    if not problems:
+        print("environment OK")
+    return not problems
+
+
+def install_kernel(prefix: str | None = None) -> Path:
+    """Register the course's Jupyter kernel inside this environment and return its folder.
+
+    The kernel runs this Python with TensorFlow's C++ logging silenced and without
+    forwarding low-level (file-descriptor) output into cells, so TensorFlow's start-up
+    lines stay out of the notebooks. Called by ``make run``/``make test``.
+    """
+    import json
+
+    from ipykernel.kernelspec import install
+
+    folder = Path(
+        install(
+            kernel_name=KERNEL_NAME,
+            display_name="Python (MNIST CNN course)",
+            prefix=prefix or sys.prefix,
+            env={"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore::DeprecationWarning"},
+        )
+    )
+    spec_path = folder / "kernel.json"
+    spec = json.loads(spec_path.read_text())
+    flag = "--IPKernelApp.capture_fd_output=False"
+    if flag not in spec["argv"]:
+        spec["argv"].append(flag)
+    tmp = spec_path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(spec, indent=1))
+    tmp.replace(spec_path)
+    return folder

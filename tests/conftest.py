@@ -1,0 +1,125 @@
+"""Shared fixtures: tiny synthetic MNIST files, and a sandbox that keeps tests off the network.
+
+Every test except those marked ``real_data`` runs with:
+
+* ``MNIST_CACHE_DIR`` pointing at an empty temporary folder, ``MNIST_DATA_DIR`` and
+  ``MNIST_OFFLINE`` unset;
+* the download URLs pointing at a closed port on 127.0.0.1, so nothing leaves this machine;
+* ``PATH`` holding only an empty ``bin`` folder (where a test may put a fake ``npm``) and the
+  folder of the running Python, so the real ``npm`` is never found.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mnist_helpers.data as data
+from mnist_helpers.idx import encode_idx
+
+#: Addresses on the loopback interface where nothing listens (port 9, "discard").
+UNREACHABLE_NPZ_URL = "http://127.0.0.1:9/mnist.npz"
+UNREACHABLE_MIRROR = "http://127.0.0.1:9/"
+
+IMAGE_NAMES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
+LABEL_NAMES = ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def make_mnist_arrays(n_train: int = 200, n_test: int = 50, seed: int = 0) -> dict[str, np.ndarray]:
+    """Tiny MNIST look-alike: distinct random 28x28 uint8 images, labels 0-9 balanced."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        images[:, 0, 0] = 0  # every image spans the full 0..255 range of values
+        images[:, 0, 1] = 255
+        images[:, 1, :4] = np.arange(n, dtype=">u4").view(np.uint8).reshape(n, 4)  # unique
+        arrays[f"{split}-images-idx3-ubyte"] = images
+        arrays[f"{split}-labels-idx1-ubyte"] = rng.permutation(np.arange(n) % 10).astype(np.uint8)
+    return arrays
+
+
+def specs_for(files: dict[str, bytes]) -> dict[str, data.FileSpec]:
+    """The FileSpec (size, sha256) of each file, as MNIST_FILES holds for the real ones."""
+    return {
+        name: data.FileSpec(len(blob), hashlib.sha256(blob).hexdigest())
+        for name, blob in files.items()
+    }
+
+
+@dataclass
+class Sandbox:
+    """Where an isolated test's cache and fake executables live."""
+
+    cache: Path
+    bin: Path
+
+
+@pytest.fixture(autouse=True)
+def sandbox(request, monkeypatch, tmp_path_factory):
+    """Isolate every test from the user's cache, variables, network and npm (see module doc)."""
+    if request.node.get_closest_marker("real_data"):
+        yield None
+        return
+    root = tmp_path_factory.mktemp("sandbox")
+    box = Sandbox(cache=root / "cache", bin=root / "bin")
+    box.bin.mkdir()
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(box.cache))
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    monkeypatch.delenv("MNIST_OFFLINE", raising=False)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(box.bin), os.path.dirname(sys.executable)]))
+    monkeypatch.setattr(data, "KERAS_NPZ_URL", UNREACHABLE_NPZ_URL)
+    monkeypatch.setattr(data, "IDX_GZ_MIRRORS", [UNREACHABLE_MIRROR])
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 5.0)
+    yield box
+
+
+@pytest.fixture
+def install_fake_mnist(monkeypatch):
+    """Return ``install(arrays) -> files``: encode ``arrays`` as IDX files and patch
+    ``data.MNIST_FILES`` to their specs, so they pass verification. Writes nothing."""
+
+    def install(arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
+        files = {name: encode_idx(array) for name, array in arrays.items()}
+        monkeypatch.setattr(data, "MNIST_FILES", specs_for(files))
+        return files
+
+    return install
+
+
+@pytest.fixture
+def mnist_arrays() -> dict[str, np.ndarray]:
+    """Fresh arrays for the four files (see :func:`make_mnist_arrays`), to modify at will."""
+    return make_mnist_arrays()
+
+
+@pytest.fixture
+def fake_mnist(install_fake_mnist, mnist_arrays) -> dict[str, bytes]:
+    """The bytes of four tiny synthetic IDX files, installed as ``data.MNIST_FILES``' specs.
+
+    200 training and 50 test images; nothing is written to disk (see ``write_mnist``).
+    """
+    return install_fake_mnist(mnist_arrays)
+
+
+@pytest.fixture
+def write_mnist():
+    """Return ``write(folder, files, gz=False)``: put the IDX files into ``folder``."""
+
+    def write(folder: Path, files: dict[str, bytes], gz: bool = False) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, blob in files.items():
+            if gz:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(blob))
+            else:
+                (folder / name).write_bytes(blob)
+        return folder
+
+    return write

@@ -1,0 +1,85 @@
+"""mnist_helpers.env: the facts and problems check_env() shows (imports TensorFlow: slow-ish)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_helpers.env import check_env, environment_report
+
+DATA_PROBLEM = "MNIST is not downloaded yet: run `make data`"
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    folder = tmp_path / "empty-cache"
+    folder.mkdir()
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(folder))
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    return folder
+
+
+def test_report_has_the_facts_a_learner_checks_first(empty_cache):
+    facts, problems = environment_report()
+    for key in ("python", "tensorflow", "keras", "numpy", "keras backend", "data cache"):
+        assert facts.get(key), f"no {key!r} in {sorted(facts)}"
+    assert facts["keras backend"] == "tensorflow"
+    assert facts["data cache"] == f"{empty_cache} (empty)"
+    assert all(isinstance(p, str) and p for p in problems)
+
+
+def test_empty_cache_is_a_problem_that_says_make_data(empty_cache):
+    _, problems = environment_report()
+    assert sum(DATA_PROBLEM in p for p in problems) == 1, problems
+
+
+def test_filled_cache_or_data_dir_is_not_a_problem(empty_cache, tmp_path, monkeypatch):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (empty_cache / name).write_bytes(b"")
+    _, problems = environment_report()
+    assert any(DATA_PROBLEM in p for p in problems), "two of four files is not a ready cache"
+
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (empty_cache / name).write_bytes(b"")
+    facts, problems = environment_report()
+    assert facts["data cache"] == f"{empty_cache} (ready)"
+    assert not any(DATA_PROBLEM in p for p in problems)
+
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "nothing here"))
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "classroom share"))
+    facts, problems = environment_report()
+    assert facts["MNIST_DATA_DIR"] == str(tmp_path / "classroom share")
+    assert not any(DATA_PROBLEM in p for p in problems)
+
+
+def test_other_keras_backend_is_a_problem_naming_the_variable(empty_cache, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    facts, problems = environment_report()
+    assert facts["keras backend"] == "jax"
+    [problem] = [p for p in problems if "KERAS_BACKEND" in p]
+    assert "'jax'" in problem and "export KERAS_BACKEND=tensorflow" in problem
+
+
+def test_check_env_prints_facts_and_problems_and_returns_false(empty_cache, capsys):
+    assert check_env() is False
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("python ") for line in lines)
+    assert any(line.startswith("data cache ") and str(empty_cache) in line for line in lines)
+    assert f"PROBLEM: {DATA_PROBLEM} (or `python -m mnist_helpers.data`)." in lines
+    assert "environment OK" not in lines
+
+
+def test_check_env_returns_true_exactly_when_it_prints_no_problem(empty_cache, capsys):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        (empty_cache / name).write_bytes(b"")
+    ok = check_env()
+    lines = capsys.readouterr().out.splitlines()
+    problems = [line for line in lines if line.startswith("PROBLEM: ")]
+    assert isinstance(ok, bool)
+    assert ok == (not problems), lines
+    assert ("environment OK" in lines) == ok
