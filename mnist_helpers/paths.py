@@ -1,0 +1,27 @@
+"""Where the course keeps its runs and figures.
+
+Both live at the top of the course checkout (``runs/``, ``figures/``) whatever folder a
+notebook runs in; ``MNIST_RUNS_DIR`` and ``MNIST_FIGURES_DIR`` move them (the tests do, so a
+test run never overwrites your own runs or the committed figures).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The course checkout this package was installed from (editable install), else the cwd."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
+
+
+def runs_dir() -> Path:
+    """The folder that holds one sub-folder per training run: ``MNIST_RUNS_DIR`` or ``runs/``."""
+    return Path(os.environ.get("MNIST_RUNS_DIR") or project_root() / "runs")
+
+
+def figures_dir() -> Path:
+    """The folder the notebooks save their figures to: ``MNIST_FIGURES_DIR`` or ``figures/``."""
+    return Path(os.environ.get("MNIST_FIGURES_DIR") or project_root() / "figures")

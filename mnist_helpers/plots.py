@@ -1,0 +1,503 @@
+"""Every figure of the course. Each function returns a matplotlib Figure.
+
+Pass ``save="04_confusion_matrix"`` to also write it to ``figures/04_confusion_matrix.png``
+(fixed size and dpi, so the README's pictures are reproducible). Digits are always drawn
+with ``cmap="gray_r"`` (black ink on white) and without ticks.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.titleweight": "bold"})
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from mnist_helpers.paths import figures_dir  # noqa: E402
+
+DIGIT_CMAP = "gray_r"
+
+
+def save_figure(fig: Figure, name: str) -> str:
+    """Save ``fig`` as ``figures/<name>.png`` (atomically) and return the path as text."""
+    folder = figures_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    tmp = folder / f".{name}.partial.png"
+    fig.savefig(tmp, bbox_inches="tight", metadata={"Software": None})
+    tmp.replace(path)
+    return str(path)
+
+
+def _finish(fig: Figure, save: str | None) -> Figure:
+    fig.tight_layout()
+    if save:
+        save_figure(fig, save)
+    return fig
+
+
+def _show_digit(ax, image: np.ndarray, title: str | None = None, **title_kw) -> None:
+    ax.imshow(np.squeeze(image), cmap=DIGIT_CMAP, vmin=0, vmax=float(max(1, np.max(image))))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=9, fontweight="normal", **title_kw)
+
+
+# ----------------------------------------------------------------------------- data (01)
+
+
+def plot_digit_grid(
+    x: np.ndarray, y: np.ndarray, per_class: int = 8, seed: int = 0, save: str | None = None
+) -> Figure:
+    """Draw ``per_class`` random examples of each digit, one row per digit. Taught in 01."""
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.8, 8.4))
+    for digit in range(10):
+        picks = rng.choice(np.flatnonzero(y == digit), size=per_class, replace=False)
+        for col, index in enumerate(picks):
+            _show_digit(axes[digit, col], x[index])
+        axes[digit, 0].set_ylabel(str(digit), rotation=0, labelpad=12, fontsize=12)
+    fig.suptitle("Random training images, one row per digit")
+    return _finish(fig, save)
+
+
+def plot_class_balance(counts: pd.Series, save: str | None = None) -> Figure:
+    """Bar chart of how many images each digit has, with the mean as a dashed line. 01."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar(counts.index.astype(str), counts.to_numpy(), color="C0")
+    ax.axhline(counts.mean(), color="C1", linestyle="--", label=f"mean {counts.mean():,.0f}")
+    ax.set_title("Training images per digit")
+    ax.set_xlabel("digit")
+    ax.set_ylabel("number of images")
+    ax.legend(loc="lower right")
+    return _finish(fig, save)
+
+
+def plot_mean_digits(x: np.ndarray, y: np.ndarray, save: str | None = None) -> Figure:
+    """Draw the pixel-wise mean image of each digit: the 'average handwriting'. 01."""
+    fig, axes = plt.subplots(1, 10, figsize=(10, 1.6))
+    for digit, ax in enumerate(axes):
+        _show_digit(ax, x[y == digit].mean(axis=0), str(digit))
+    fig.suptitle("Mean image of each digit")
+    return _finish(fig, save)
+
+
+def plot_pixel_histogram(x: np.ndarray, save: str | None = None) -> Figure:
+    """Histogram of all pixel values (log scale): mostly 0, a bump near the maximum. 01."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.hist(np.ravel(x), bins=64, color="C0", log=True)
+    ax.set_title("Pixel intensities of the training images")
+    ax.set_xlabel("pixel value")
+    ax.set_ylabel("number of pixels (log scale)")
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------------------------------- model (02)
+
+
+def plot_convolution(
+    image: np.ndarray, kernel: np.ndarray, result: np.ndarray, save: str | None = None
+) -> Figure:
+    """Show an image, a 3x3 kernel (with its numbers) and the feature map it produces. 02."""
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.3))
+    _show_digit(axes[0], image, "input image (28x28)")
+    k_limit = float(np.abs(kernel).max()) or 1.0
+    axes[1].imshow(kernel, cmap="cividis", vmin=-k_limit, vmax=k_limit)
+    for (i, j), value in np.ndenumerate(kernel):
+        colour = "k" if value > 0 else "w"  # dark text on the light (positive) cells
+        axes[1].text(j, i, f"{value:g}", ha="center", va="center", color=colour, fontsize=12)
+    axes[1].set_xticks([])
+    axes[1].set_yticks([])
+    axes[1].set_title("3x3 kernel", fontsize=9, fontweight="normal")
+    r_limit = float(np.abs(result).max()) or 1.0
+    shown = axes[2].imshow(np.squeeze(result), cmap="cividis", vmin=-r_limit, vmax=r_limit)
+    axes[2].set_xticks([])
+    axes[2].set_yticks([])
+    axes[2].set_title(
+        f"feature map ({result.shape[0]}x{result.shape[1]})", fontsize=9, fontweight="normal"
+    )
+    fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04, label="response (0 = flat)")
+    fig.suptitle("A convolution: slide the kernel, multiply, add")
+    return _finish(fig, save)
+
+
+def plot_feature_maps(
+    maps: np.ndarray, title: str, max_maps: int = 16, save: str | None = None
+) -> Figure:
+    """Draw up to ``max_maps`` channels of one image's feature maps ``(h, w, channels)``. 02/04."""
+    n = min(max_maps, maps.shape[-1])
+    cols = 8
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.2 + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < n:
+            ax.imshow(maps[..., i], cmap="viridis")
+            ax.set_title(f"#{i}", fontsize=8, fontweight="normal")
+        else:
+            ax.axis("off")
+    fig.suptitle(title)
+    return _finish(fig, save)
+
+
+def plot_filters(kernels: np.ndarray, title: str, save: str | None = None) -> Figure:
+    """Draw first-layer kernels ``(h, w, 1, n)`` as small images. Taught in 04."""
+    n = kernels.shape[-1]
+    cols = 8
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.0, rows * 1.1 + 0.5), squeeze=False)
+    limit = float(np.abs(kernels).max())
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < n:
+            ax.imshow(kernels[:, :, 0, i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        else:
+            ax.axis("off")
+    fig.suptitle(title)
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------------------------------- training (03)
+
+
+def plot_learning_curves(history: pd.DataFrame, save: str | None = None) -> Figure:
+    """Loss and accuracy per epoch, training against validation. Taught in 03."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    epochs = np.arange(1, len(history) + 1)
+    for metric, ax, label in (("loss", ax_loss, "loss"), ("accuracy", ax_acc, "accuracy")):
+        ax.plot(epochs, history[metric], "o-", label="training")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], "s--", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xticks(epochs)
+        ax.legend()
+    ax_loss.set_title("Loss (cross-entropy)")
+    ax_acc.set_title("Accuracy")
+    return _finish(fig, save)
+
+
+def plot_learning_rate(
+    steps: np.ndarray, learning_rates: np.ndarray, steps_per_epoch: int, save: str | None = None
+) -> Figure:
+    """The learning rate at each training step, against epochs (warm-up, then decay).
+
+    Taught in 03.
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.plot(np.asarray(steps) / steps_per_epoch, learning_rates, color="C0")
+    ax.set_title("Learning rate during training")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    ax.set_xlim(0, max(1e-9, float(np.max(steps)) / steps_per_epoch))
+    ax.set_ylim(bottom=0)
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------------------------------- evaluation (04)
+
+
+def plot_confusion_matrix(cm: pd.DataFrame, save: str | None = None) -> Figure:
+    """Draw the confusion matrix with counts; the diagonal is dimmed so errors stand out. 04."""
+    values = cm.to_numpy()
+    off = values.copy()
+    np.fill_diagonal(off, 0)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    image = ax.imshow(off, cmap="viridis")
+    for (t, p), count in np.ndenumerate(values):
+        if count:
+            colour = "0.6" if t == p else ("k" if off[t, p] > off.max() / 2 else "w")
+            ax.text(p, t, str(count), ha="center", va="center", fontsize=8, color=colour)
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title("Confusion matrix (colour: errors only)")
+    colorbar = fig.colorbar(image, ax=ax, label="number of test images")
+    colorbar.ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return _finish(fig, save)
+
+
+def plot_mistakes(
+    x: np.ndarray,
+    mistakes: pd.DataFrame,
+    n: int = 24,
+    save: str | None = None,
+    title: str = "Most confident mistakes: true → predicted (probability)",
+) -> Figure:
+    """Draw the ``n`` most confident mistakes, titled 'true → predicted (confidence)'. 04/05."""
+    n = min(n, len(mistakes))
+    cols = 8
+    rows = max(1, int(np.ceil(n / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.55 + 0.4), squeeze=False)
+    for ax, (_, row) in zip(axes.flat, mistakes.head(n).iterrows(), strict=False):
+        _show_digit(
+            ax,
+            x[int(row["index"])],
+            f"{row['true']:.0f}→{row['predicted']:.0f} ({row['confidence']:.0%})",
+        )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    fig.suptitle(title)
+    return _finish(fig, save)
+
+
+def plot_confidence_histogram(
+    proba: np.ndarray, y_true: np.ndarray, save: str | None = None
+) -> Figure:
+    """Histogram of the top probability, for right and wrong predictions. Taught in 04."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == np.asarray(y_true)
+    bins = np.linspace(0, 1, 41)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.hist(confidence[correct], bins=bins, log=True, alpha=0.8, label=f"right ({correct.sum():,})")
+    ax.hist(
+        confidence[~correct], bins=bins, log=True, alpha=0.8, label=f"wrong ({(~correct).sum():,})"
+    )
+    ax.set_title("How sure is the model?")
+    ax.set_xlabel("probability of the predicted digit")
+    ax.set_ylabel("number of test images (log scale)")
+    ax.legend(loc="upper left")
+    return _finish(fig, save)
+
+
+def plot_reliability(table: pd.DataFrame, save: str | None = None) -> Figure:
+    """Reliability diagram: accuracy against confidence per bin; the diagonal is perfect. 04."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.5))
+    ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", label="perfectly calibrated")
+    ax.plot(table["confidence"], table["accuracy"], "o-", label="model")
+    for _, row in table.iterrows():
+        ax.annotate(
+            f"{row['count']:.0f}",
+            (row["confidence"], row["accuracy"]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(4, -10),
+        )
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("mean confidence in bin")
+    ax.set_ylabel("accuracy in bin")
+    ax.set_title("Reliability diagram (labels: images per bin)")
+    ax.legend(loc="lower right")
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------------------------------- going further (05)
+
+
+def plot_augmented_examples(
+    originals: np.ndarray, augmented_rows: list[np.ndarray], save: str | None = None
+) -> Figure:
+    """Draw a few digits (top row) and random augmented copies of them (one row per draw).
+
+    Args:
+        originals: ``(n, 28, 28)`` or ``(n, 28, 28, 1)`` images.
+        augmented_rows: arrays shaped like ``originals``, one per row of random copies.
+        save: a figure name, e.g. ``"05_augmentation"``.
+
+    Taught in 05.
+    """
+    rows = [np.asarray(originals), *(np.asarray(r) for r in augmented_rows)]
+    n = len(rows[0])
+    fig, axes = plt.subplots(
+        len(rows), n, figsize=(n * 1.0 + 0.6, len(rows) * 1.05 + 0.5), squeeze=False
+    )
+    for r, images in enumerate(rows):
+        for c in range(n):
+            _show_digit(axes[r, c], images[c])
+        label = "original" if r == 0 else f"random {r}"
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle("Data augmentation: each training image, changed at random every epoch")
+    return _finish(fig, save)
+
+
+def plot_accuracy_vs_time(
+    labels: list[str],
+    seconds: np.ndarray,
+    accuracies: np.ndarray,
+    target: float | None = None,
+    save: str | None = None,
+) -> Figure:
+    """Test accuracy (in %) of each model or ensemble against its training time.
+
+    Args:
+        labels: one name per point, written beside it.
+        seconds: training seconds of each (an ensemble: the sum of its members').
+        accuracies: test accuracies as fractions (0.996 is drawn as 99.6).
+        target: an accuracy (fraction) to draw as a dashed line, or ``None``.
+        save: a figure name, e.g. ``"05_accuracy_vs_time"``.
+
+    Taught in 05.
+    """
+    seconds = np.asarray(seconds, dtype=float)
+    percent = np.asarray(accuracies, dtype=float) * 100
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.scatter(seconds, percent, color="C0", zorder=3)
+    if target is not None:
+        ax.axhline(target * 100, color="C1", linestyle="--", label=f"target {target:.1%}")
+        ax.legend(loc="lower right")
+    # labels to the right of their points, pushed up where they would overlap
+    x_max = float(seconds.max()) if len(seconds) else 1.0
+    char = x_max / 95  # about one character of the 8-point labels, in seconds
+    longest = max((len(label) for label in labels), default=0)
+    low, high = (float(percent.min()), float(percent.max())) if len(percent) else (0.0, 1.0)
+    gap = max(high - low, 0.05) * 0.07
+    label_y = percent.copy()
+    # boxes (x from, x to, y) that a label must not cover: the points, then placed labels
+    boxes = [(x - char, x + char, y) for x, y in zip(seconds, percent, strict=True)]
+    for i in np.argsort(percent, kind="stable"):
+        start, end = seconds[i] + char, seconds[i] + char * (len(labels[i]) + 2)
+        moved = True
+        while moved:
+            moved = False
+            for x0, x1, y in sorted(boxes, key=lambda box: box[2]):
+                if x0 < end and start < x1 and abs(y - label_y[i]) < gap * 0.8:
+                    label_y[i], moved = y + gap, True
+        boxes.append((start, end, label_y[i]))
+    for label, x, y, text_y in zip(labels, seconds, percent, label_y, strict=True):
+        line = {"arrowstyle": "-", "color": "0.6", "lw": 0.6} if text_y != y else None
+        ax.annotate(
+            label,
+            (x, y),
+            xytext=(x + 1.5 * char, text_y),
+            fontsize=8,
+            va="center",
+            arrowprops=line,
+        )
+    ax.set_xlim(0, x_max + char * (longest + 3))
+    ax.set_ylim(low - gap, max(high, float(label_y.max(initial=high))) + gap)
+    ax.set_title("Test accuracy against training time")
+    ax.set_xlabel("training time (s, an ensemble: all its members)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------------------------------- sweeps (05)
+
+
+def plot_sweep(
+    table: pd.DataFrame, keys: list[str], title: str = "Sweep", save: str | None = None
+) -> Figure:
+    """Test accuracy of each finished run of a sweep, against its training seconds.
+
+    Each point is one combination, labelled with its settings. Taught in 05.
+    """
+    done = table[table["test_accuracy"].notna()]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(done["train_seconds"], done["test_accuracy"] * 100, color="C0")
+    for _, row in done.iterrows():
+        label = ", ".join(f"{k}={row[k]}" for k in keys)
+        ax.annotate(label, (row["train_seconds"], row["test_accuracy"] * 100), fontsize=7,
+                    textcoords="offset points", xytext=(4, 4))
+    ax.set_title(title)
+    ax.set_xlabel("training time (s)")
+    ax.set_ylabel("test accuracy (%)")
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------------------------------- your own digits (06)
+
+
+def plot_preprocessing_steps(
+    steps: dict[str, np.ndarray],
+    title: str = "The MNIST recipe, step by step",
+    save: str | None = None,
+) -> Figure:
+    """Draw each step of the MNIST recipe side by side, titled with its name and size.
+
+    ``steps`` is the dict that ``mnist_like(image, return_steps=True)`` returns, optionally
+    with an ``"original"`` image first. The original and the ``"grayscale"`` step hold
+    brightness (paper light, ink dark) and are drawn as they look, the original in its own
+    colours; the later steps hold ink (1 = ink) and are drawn like every digit of the course,
+    ink dark (``gray_r``). The last panel marks the centre of mass (+) and the field's
+    centre (dotted lines). Taught in 06.
+    """
+    fig, axes = plt.subplots(1, len(steps), figsize=(2.3 * len(steps), 3.0), squeeze=False)
+    for ax, (name, image) in zip(axes[0], steps.items(), strict=True):
+        image = np.asarray(image)
+        size = f"{image.shape[0]}x{image.shape[1]}"
+        if name in ("original", "grayscale"):
+            peak = 255 if image.dtype.kind in "ui" else 1
+            ax.imshow(image, cmap="gray", vmin=0, vmax=peak)  # colour images keep theirs
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{name}\n{size}", fontsize=9, fontweight="normal")
+        else:
+            _show_digit(ax, image, f"{name}\n{size}")
+    last = np.squeeze(np.asarray(list(steps.values())[-1]))
+    if last.sum() > 0:
+        rows, cols = np.indices(last.shape)
+        centre = ((rows * last).sum() / last.sum(), (cols * last).sum() / last.sum())
+        middle = (last.shape[0] - 1) / 2
+        ax = axes[0, -1]
+        ax.axhline(middle, color="C0", linestyle=":", linewidth=1)
+        ax.axvline(middle, color="C0", linestyle=":", linewidth=1)
+        ax.plot(centre[1], centre[0], "+", color="C1", markersize=12, markeredgewidth=2)
+        ax.set_title(f"{ax.get_title()}, + centre of mass", fontsize=9, fontweight="normal")
+    fig.suptitle(title)
+    return _finish(fig, save)
+
+
+def plot_predictions(
+    images: np.ndarray,
+    probabilities: np.ndarray,
+    names: list[str],
+    labels: list[int] | None = None,
+    per_row: int = 3,
+    save: str | None = None,
+) -> Figure:
+    """For each image: the 28x28 input and a bar chart of its 10 probabilities.
+
+    Args:
+        images: model inputs ``(n, 28, 28, 1)``.
+        probabilities: the model's output ``(n, 10)``; the top digit's bar is highlighted.
+        names: a title per image (e.g. its file name).
+        labels: the true digits, if known: wrong predictions are then marked "wrong".
+        per_row: images per row.
+
+    Taught in 06.
+    """
+    n = len(images)
+    rows = int(np.ceil(n / per_row))
+    fig, axes = plt.subplots(
+        rows,
+        2 * per_row,
+        figsize=(4.6 * per_row, 2.2 * rows + 0.5),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1, 1.7] * per_row},
+    )
+    for i in range(rows * per_row):
+        ax_image, ax_bars = axes[i // per_row, 2 * (i % per_row) : 2 * (i % per_row) + 2]
+        if i >= n:
+            ax_image.axis("off")
+            ax_bars.axis("off")
+            continue
+        _show_digit(ax_image, images[i], names[i])
+        best = int(np.argmax(probabilities[i]))
+        colours = ["0.7"] * 10
+        colours[best] = "C0"
+        ax_bars.bar(range(10), probabilities[i], color=colours)
+        verdict = f"predicted {best} ({probabilities[i][best]:.0%})"
+        wrong = labels is not None and labels[i] != best
+        ax_bars.set_title(
+            verdict + (f", true {labels[i]}: wrong" if wrong else ""),
+            fontsize=9,
+            fontweight="bold" if wrong else "normal",
+        )
+        ax_bars.set_xticks(range(10))
+        ax_bars.set_ylim(0, 1)
+        ax_bars.set_yticks([0, 0.5, 1])
+        ax_bars.tick_params(labelsize=8)
+        ax_bars.set_xlabel("digit", fontsize=8)
+        ax_bars.set_ylabel("probability", fontsize=8)
+    fig.suptitle("What the model sees, and its probability for each digit (blue: its answer)")
+    return _finish(fig, save)

@@ -1,0 +1,273 @@
+"""Train a model reproducibly and keep everything a run produced in ``runs/<run_name>/``.
+
+A run folder holds ``model.keras`` (the best epoch's model), ``history.csv`` (one row per
+epoch), ``metrics.json`` (test accuracy and loss, parameters, seconds, versions, seed and every
+setting) and, if asked for, TensorBoard logs in ``logs/``. Taught in 03.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from mnist_helpers.data import MnistData, load_mnist
+from mnist_helpers.models import MODEL_VARIANTS, build_model
+from mnist_helpers.paths import runs_dir
+
+#: Named settings for notebook 03: ``full`` is the course's recipe, ``smoke`` a quick check.
+PROFILES: dict[str, dict] = {
+    "full": {"epochs": 6, "n_train": None},
+    "smoke": {"epochs": 1, "n_train": 2000},
+}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic.
+
+    Same seed, same machine, same thread count: same numbers, to the last bit.
+    Taught in 03.
+    """
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run; the parameters cell of 03 mirrors these fields."""
+
+    model: str = "cnn"
+    epochs: int = 6
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    lr_schedule: str = "warmup_cosine"
+    seed: int = 42
+    n_train: int | None = None
+    validation_size: int = 5000
+    run_name: str = "default"
+    tensorboard: bool = False
+    early_stopping_patience: int = 3
+    augment: bool = False
+
+    def validate(self) -> TrainConfig:
+        """Check every field and raise a ValueError that names the bad one; return self."""
+        hint = "set it in the parameters cell"
+
+        def positive_int(name: str, value: object, minimum: int = 1) -> None:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value < minimum
+            ):
+                raise ValueError(
+                    f"{name} must be an integer >= {minimum}, got {value!r} ({hint}, "
+                    f"e.g. {name}={asdict(TrainConfig())[name] or minimum})"
+                )
+
+        if self.model not in MODEL_VARIANTS:
+            raise ValueError(
+                f"model must be one of {', '.join(map(repr, MODEL_VARIANTS))}, got "
+                f"{self.model!r} ({hint}, e.g. model='cnn')"
+            )
+        positive_int("epochs", self.epochs)
+        positive_int("batch_size", self.batch_size)
+        positive_int("seed", self.seed, minimum=0)
+        positive_int("validation_size", self.validation_size, minimum=0)
+        positive_int("early_stopping_patience", self.early_stopping_patience)
+        if self.n_train is not None:
+            positive_int("n_train", self.n_train, minimum=10)
+            available = 60_000 - self.validation_size
+            if self.n_train > available:
+                raise ValueError(
+                    f"n_train must be at most {available:,} (60,000 training images minus "
+                    f"validation_size={self.validation_size:,}), got {self.n_train:,} ({hint}, "
+                    "or n_train=None for all of them)"
+                )
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 1:
+            raise ValueError(f"learning_rate must be a number in (0, 1], got {lr!r} ({hint})")
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"augment must be True or False, got {self.augment!r} ({hint})")
+        if not isinstance(self.tensorboard, bool):
+            raise ValueError(f"tensorboard must be True or False, got {self.tensorboard!r}")
+        if self.lr_schedule not in ("warmup_cosine", "constant"):
+            raise ValueError(
+                f"lr_schedule must be 'warmup_cosine' or 'constant', got {self.lr_schedule!r}"
+            )
+        if not isinstance(self.run_name, str) or not re.fullmatch(
+            r"[A-Za-z0-9._-]+", self.run_name
+        ):
+            raise ValueError(
+                f"run_name must be letters, digits, '.', '_' or '-', got {self.run_name!r} "
+                f"({hint}, e.g. run_name='default')"
+            )
+        return self
+
+
+def config_from_profile(profile: str, **overrides) -> TrainConfig:
+    """Return a validated :class:`TrainConfig`: the profile's settings, then ``overrides``.
+
+    ``overrides`` whose value is ``None`` keep the profile's value, except ``n_train``,
+    which papermill passes explicitly. Taught in 03.
+    """
+    if profile not in PROFILES:
+        raise ValueError(
+            f"profile must be one of {', '.join(map(repr, PROFILES))}, got {profile!r} "
+            "(set it in the parameters cell, e.g. profile='full')"
+        )
+    settings = dict(PROFILES[profile])
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(settings) - set(TrainConfig.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}")
+    return TrainConfig(**settings).validate()
+
+
+def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
+    """Return the learning rate per step: a number, or a linear warm-up then cosine decay.
+
+    The warm-up (first quarter of the steps) lets batch normalisation's statistics settle
+    before the large steps; the cosine decay ends with tiny careful steps. Call the schedule
+    with a step number to see its value. Taught in 03.
+    """
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    total = max(1, config.epochs * steps_per_epoch)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 30,
+        decay_steps=total - total // 4,
+        warmup_target=config.learning_rate,
+        warmup_steps=total // 4,
+    )
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam with the run's :func:`learning_rate_schedule`. Taught in 03."""
+    return keras.optimizers.Adam(learning_rate_schedule(config, steps_per_epoch))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained model, its history, metrics and run folder."""
+
+    model: keras.Model
+    history: pd.DataFrame
+    metrics: dict
+    run_dir: Path
+    config: TrainConfig = field(repr=False)
+
+
+def _versions() -> dict[str, str]:
+    import tensorflow as tf
+
+    from mnist_helpers import __version__
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "mnist_helpers": __version__,
+    }
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) -> TrainResult:
+    """Train ``config.model`` on MNIST and save the run in ``runs/<config.run_name>/``.
+
+    Steps: seed everything; load the data (a stratified ``validation_size`` split held out
+    of the training set, optionally only ``n_train`` training images); compile with Adam and
+    the learning-rate schedule; fit with Keras callbacks (best-model checkpoint on validation
+    accuracy, early stopping that restores the best weights, CSV log, optional TensorBoard);
+    evaluate on the 10,000 test images; write ``model.keras`` and ``metrics.json``.
+
+    Args:
+        config: the run's settings (validated again here).
+        data: already loaded data to reuse (must match ``config``'s split); default: load.
+        verbose: Keras' fit verbosity (2 = one line per epoch, 0 = silent).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Taught in 03.
+    """
+    config.validate()
+    seed_everything(config.seed)
+    if data is None:
+        data = load_mnist(
+            n_train=config.n_train, validation_size=config.validation_size, seed=config.seed
+        )
+    run_dir = runs_dir() / config.run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("model.keras", "metrics.json", "history.csv"):
+        (run_dir / stale).unlink(missing_ok=True)
+
+    model = build_model(config.model, augment=config.augment)
+    steps = math.ceil(len(data.x_train) / config.batch_size)
+    model.compile(
+        optimizer=make_optimizer(config, steps),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    has_val = len(data.x_val) > 0
+    monitor = "val_accuracy" if has_val else "accuracy"
+    checkpoint = run_dir / "checkpoint.keras"
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(checkpoint, monitor=monitor, save_best_only=True),
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=config.early_stopping_patience, restore_best_weights=True
+        ),
+        keras.callbacks.CSVLogger(run_dir / "history.csv"),
+    ]
+    if config.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+
+    start = time.perf_counter()
+    fit = model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val) if has_val else None,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - start
+    os.replace(checkpoint, run_dir / "model.keras")
+
+    test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=1000, verbose=0)
+    history = pd.DataFrame(fit.history)
+    history.index.name = "epoch"
+    metrics = {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "parameters": int(model.count_params()),
+        "train_seconds": round(train_seconds, 2),
+        "epochs_run": len(history),
+        "best_epoch": int(history[monitor].idxmax()) + 1,
+        "n_train": len(data.x_train),
+        "seed": config.seed,
+        "config": asdict(config),
+        "versions": _versions(),
+        "cpu_count": os.cpu_count(),
+    }
+    _write_json_atomic(run_dir / "metrics.json", metrics)
+    return TrainResult(
+        model=model, history=history, metrics=metrics, run_dir=run_dir, config=config
+    )

@@ -1,0 +1,65 @@
+"""Tests of mnist_helpers.plots: every figure has a title and labelled axes, and saves."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from mnist_helpers import evaluation, plots  # noqa: E402
+
+rng = np.random.default_rng(0)
+X = rng.random((60, 28, 28))
+Y = np.arange(60) % 10
+PROBA = rng.dirichlet(np.ones(10), size=60)
+
+
+def figure_cases():
+    history = pd.DataFrame(
+        {
+            "loss": [1.0, 0.5],
+            "accuracy": [0.8, 0.9],
+            "val_loss": [1.1, 0.6],
+            "val_accuracy": [0.7, 0.85],
+        }
+    )
+    cm = evaluation.confusion_matrix_frame(Y, PROBA.argmax(axis=1))
+    return {
+        "digit_grid": lambda: plots.plot_digit_grid(X, Y, per_class=3),
+        "class_balance": lambda: plots.plot_class_balance(pd.Series(np.bincount(Y))),
+        "mean_digits": lambda: plots.plot_mean_digits(X, Y),
+        "pixel_histogram": lambda: plots.plot_pixel_histogram(X),
+        "convolution": lambda: plots.plot_convolution(X[0], np.eye(3), X[0, :26, :26]),
+        "feature_maps": lambda: plots.plot_feature_maps(rng.random((14, 14, 10)), "maps"),
+        "filters": lambda: plots.plot_filters(rng.normal(size=(5, 5, 1, 12)), "filters"),
+        "learning_curves": lambda: plots.plot_learning_curves(history),
+        "confusion_matrix": lambda: plots.plot_confusion_matrix(cm),
+        "mistakes": lambda: plots.plot_mistakes(X, evaluation.mistakes_frame(Y, PROBA), n=5),
+        "confidence": lambda: plots.plot_confidence_histogram(PROBA, Y),
+        "reliability": lambda: plots.plot_reliability(evaluation.calibration_table(Y, PROBA)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(figure_cases()))
+def test_figure_has_a_title(name):
+    fig = figure_cases()[name]()
+    titles = [fig._suptitle.get_text() if fig._suptitle else ""]
+    titles += [ax.get_title() for ax in fig.axes]
+    assert any(titles), f"{name} has no title"
+    for ax in fig.axes:
+        if not ax.axison or ax.get_xlabel() or ax.get_ylabel() or not ax.get_xticks().size:
+            continue
+        # axes that show numbers must say what they are (image panels have no ticks)
+        assert ax.get_xlabel() and ax.get_ylabel(), f"{name}: unlabelled axes"
+
+
+def test_save_writes_png_into_the_figures_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path))
+    plots.plot_pixel_histogram(X, save="01_test")
+    png = tmp_path / "01_test.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["01_test.png"]  # no temporary left
