@@ -3,6 +3,9 @@
 #   make test   set up, then lint and run the whole test suite (what CI runs)
 #   make lab    open JupyterLab on the course kernel
 #   make data   fetch and verify MNIST only
+#   make notebooks  re-execute the committed notebooks in place (their outputs = a full default run)
+#   make student / make instructor   build dist/student/ (solutions stubbed) or dist/instructor/
+# Parameters reach the notebooks that declare them: make run EPOCHS=3 SEED=7, or PARAMS=my.yaml
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -11,7 +14,12 @@ KERNEL := mnist-cnn-course
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test data lab lint clean
+NB_PARAMS := $(if $(PROFILE),-p profile $(PROFILE)) $(if $(EPOCHS),-p epochs $(EPOCHS)) \
+	$(if $(BATCH_SIZE),-p batch_size $(BATCH_SIZE)) $(if $(LEARNING_RATE),-p learning_rate $(LEARNING_RATE)) \
+	$(if $(SEED),-p seed $(SEED)) $(if $(MODEL),-p model $(MODEL)) $(if $(N_TRAIN),-p n_train $(N_TRAIN)) \
+	$(if $(RUN_NAME),-p run_name $(RUN_NAME)) $(if $(PARAMS),--params $(PARAMS))
+
+.PHONY: setup run test data lab lint notebooks student instructor clean
 
 setup: $(STAMP)
 
@@ -28,6 +36,13 @@ data: $(STAMP)
 
 run: data
 	$(PY) -m mnist_helpers.data --summary --offline
+	$(PY) -m mnist_helpers.course run $(NB_PARAMS)
+
+notebooks: data
+	$(PY) -m mnist_helpers.course notebooks
+
+student instructor: $(STAMP)
+	$(PY) -m mnist_helpers.editions $@
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

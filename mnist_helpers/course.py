@@ -1,0 +1,192 @@
+"""Run the course's notebooks headlessly with papermill.
+
+``python -m mnist_helpers.course run`` (what ``make run`` calls) executes every notebook in
+order into ``runs/notebooks/`` (executed copies, never committed), passing your parameters to
+the notebooks that declare them, with the figures going to ``runs/figures/``, and ends with a
+one-line summary. ``python -m
+mnist_helpers.course notebooks`` (``make notebooks``) re-executes the committed notebooks in
+place with their default parameters, so their outputs and ``figures/`` match a full default run.
+
+Parameters: ``-p epochs 3 -p seed 7`` or ``--params params.yaml`` (a YAML mapping); each goes
+to every notebook whose ``parameters`` cell defines it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from mnist_helpers.env import KERNEL_NAME
+from mnist_helpers.paths import figures_dir, project_root, runs_dir
+
+#: Parameters ``run`` gives a notebook unless you set them: 05's full profile takes about
+#: 20 minutes, so ``make run`` uses its smoke profile (``make run PROFILE=full`` for all of it).
+RUN_DEFAULTS: dict[str, dict] = {"05_going_further.ipynb": {"profile": "smoke"}}
+
+
+def notebook_paths() -> list[Path]:
+    """The course notebooks in teaching order (``notebooks/NN_*.ipynb``)."""
+    return sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook_parameters(path: Path) -> dict[str, object]:
+    """Return the names and default values of a notebook's ``parameters`` cell."""
+    import papermill
+
+    return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+
+
+def parse_value(text: str) -> object:
+    """Turn a command-line value into a Python value: 3 -> int, 3e-3 -> float, null -> None,
+    true -> bool, anything else -> text (YAML's rules)."""
+    import yaml
+
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text)
+
+
+def execute_notebook(
+    path: Path, output: Path, parameters: dict | None = None, log_output: bool = False
+) -> Path:
+    """Execute one notebook with papermill on the course kernel; return the output path.
+
+    Only the parameters the notebook declares are passed. Raises papermill's
+    ``PapermillExecutionError`` (with the failing cell's error) if a cell fails.
+    """
+    import papermill
+
+    declared = notebook_parameters(path)
+    mine = {k: v for k, v in (parameters or {}).items() if k in declared}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(path),
+        str(output),
+        parameters=mine,
+        kernel_name=KERNEL_NAME,
+        cwd=str(path.parent),
+        progress_bar=False,
+        log_output=log_output,
+    )
+    _drop_local_paths(output)
+    return output
+
+
+def _drop_local_paths(path: Path) -> None:
+    """Remove papermill's record of absolute input/output paths (they name your home folder).
+
+    The notebook's run time (``metadata.papermill.duration``) stays: docs/teaching.md is built
+    from it.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    record = nb.metadata.get("papermill", {})
+    if not {"input_path", "output_path"} & set(record):
+        return
+    record.pop("input_path", None)
+    record.pop("output_path", None)
+    tmp = path.with_name(f".{path.name}.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+
+
+def execute_notebooks(
+    paths: list[Path], parameters: dict | None = None, in_place: bool = False
+) -> list[Path]:
+    """Execute ``paths`` in order, in place or into ``runs/notebooks/``; return the outputs.
+
+    Prints each notebook's name and seconds. Stops at the first failing notebook.
+    """
+    done = []
+    for path in paths:
+        start = time.perf_counter()
+        target = path if in_place else runs_dir() / "notebooks" / path.name
+        mine = dict(parameters or {})
+        if not in_place:
+            mine = {**RUN_DEFAULTS.get(path.name, {}), **mine}
+        print(f"running {path.name} ...", flush=True)
+        done.append(execute_notebook(path, target, mine))
+        print(f"  {time.perf_counter() - start:.0f} s -> {target}", flush=True)
+    return done
+
+
+def summary_line(run_name: str) -> str:
+    """One line: test accuracy and training time of ``run_name``, and where the figures are."""
+    metrics_path = runs_dir() / run_name / "metrics.json"
+    if not metrics_path.is_file():
+        return f"no finished run {run_name!r} in {runs_dir()}; figures in {figures_dir()}"
+    metrics = json.loads(metrics_path.read_text())
+    return (
+        f"run {run_name!r}: test accuracy {metrics['test_accuracy']:.2%}, "
+        f"trained in {metrics['train_seconds']:.0f} s ({metrics['epochs_run']} epochs); "
+        f"figures in {figures_dir()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: `run` the course into runs/notebooks, or `notebooks`: re-run in place."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_helpers.course",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=["run", "notebooks"])
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a notebook parameter, e.g. -p epochs 3",
+    )
+    parser.add_argument("--params", type=Path, help="a YAML file of parameters")
+    parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 03 04")
+    args = parser.parse_args(argv)
+
+    parameters: dict = {}
+    if args.params:
+        import yaml
+
+        loaded = yaml.safe_load(args.params.read_text()) or {}
+        if not isinstance(loaded, dict):
+            parser.error(f"{args.params} must hold a mapping of parameter: value")
+        parameters.update(loaded)
+    parameters.update({name: parse_value(value) for name, value in args.parameter})
+
+    known = set().union(*(notebook_parameters(p) for p in notebook_paths()))
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        parser.error(f"unknown parameter(s) {unknown}; the notebooks take {sorted(known)}")
+
+    paths = notebook_paths()
+    if args.only:
+        paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
+    import papermill
+
+    if args.command == "notebooks" and parameters:
+        parser.error("`notebooks` re-creates the committed outputs: it takes no parameters")
+    if args.command == "run":
+        # a run with your parameters must not overwrite the committed figures
+        os.environ.setdefault("MNIST_FIGURES_DIR", str(runs_dir() / "figures"))
+    start = time.perf_counter()
+    try:
+        execute_notebooks(paths, parameters, in_place=args.command == "notebooks")
+    except papermill.PapermillExecutionError as err:
+        print(f"FAILED: {err.ename}: {err.evalue}", file=sys.stderr)
+        return 1
+    run_name = parameters.get("run_name", "default")
+    print(f"all notebooks ran in {time.perf_counter() - start:.0f} s; {summary_line(run_name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

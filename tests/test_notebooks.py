@@ -1,0 +1,121 @@
+"""The notebooks run headlessly: a papermill smoke run of 03 then 04, and bad parameters.
+
+nbval re-executes every committed notebook and compares its deterministic outputs (pytest
+collects ``notebooks/`` with ``--nbval-lax``); these tests check what papermill users rely on.
+Each starts a kernel, so they take a while: they are marked ``notebooks``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import papermill
+import pytest
+
+from mnist_helpers import course
+from mnist_helpers.paths import project_root
+
+pytestmark = pytest.mark.notebooks
+NOTEBOOKS = project_root() / "notebooks"
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """Runs and figures of these tests go to a temporary folder."""
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
+    # the real data is needed here: undo the unit tests' empty cache
+    monkeypatch.delenv("MNIST_CACHE_DIR", raising=False)
+    return tmp_path
+
+
+def test_every_notebook_declares_the_course_kernel():
+    paths = course.notebook_paths()
+    assert [p.name[:2] for p in paths] == ["01", "02", "03", "04", "05", "06"]
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        assert nb.metadata.kernelspec.name == "mnist-cnn-course", path.name
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+@pytest.mark.real_data
+def test_smoke_run_of_03_then_04_writes_every_artifact(workspace):
+    parameters = {"profile": "smoke", "run_name": "smoke", "seed": 7, "n_train": 1000}
+    code = course.main(
+        ["run", "--only", "03", "04"]
+        + [a for k, v in parameters.items() for a in ("-p", k, str(v))]
+    )
+    assert code == 0
+    run = workspace / "runs" / "smoke"
+    assert sorted(p.name for p in run.iterdir()) == ["history.csv", "metrics.json", "model.keras"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    # the parameters really reached the run
+    assert metrics["seed"] == 7 and metrics["config"]["run_name"] == "smoke"
+    assert metrics["n_train"] == 1000 and metrics["epochs_run"] == 1
+    executed = workspace / "runs" / "notebooks"
+    assert sorted(p.name for p in executed.iterdir()) == [
+        "03_training.ipynb",
+        "04_evaluation.ipynb",
+    ]
+    figures = {p.name for p in (workspace / "figures").iterdir()}
+    assert {"03_learning_curves.png", "04_confusion_matrix.png", "04_mistakes.png"} <= figures
+    injected = nbformat.read(executed / "04_evaluation.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected.cells)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("epochs", "ten", "epochs must be an integer"),
+        ("model", "resnet", "model must be one of"),
+        ("n_train", 10**6, "n_train must be at most"),
+    ],
+)
+def test_bad_parameters_stop_03_in_its_first_cells(workspace, name, value, message):
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        papermill.execute_notebook(
+            str(NOTEBOOKS / "03_training.ipynb"),
+            str(workspace / "out.ipynb"),
+            parameters={name: value, "run_name": "bad"},
+            kernel_name="mnist-cnn-course",
+            progress_bar=False,
+        )
+    assert failure.value.ename == "ValueError"
+    assert message in failure.value.evalue
+    nb = nbformat.read(workspace / "out.ipynb", as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    failed = [
+        i
+        for i, c in enumerate(code_cells)
+        if any(o.get("output_type") == "error" for o in c.outputs)
+    ]
+    assert failed and failed[0] <= 4, "the parameter check must come right after the parameters"
+    assert not (workspace / "runs" / "bad").exists()
+
+
+def test_04_without_a_run_names_the_command_to_run_first(workspace):
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        papermill.execute_notebook(
+            str(NOTEBOOKS / "04_evaluation.ipynb"),
+            str(workspace / "out.ipynb"),
+            parameters={"run_name": "never-trained"},
+            kernel_name="mnist-cnn-course",
+            progress_bar=False,
+        )
+    assert failure.value.ename == "RunNotFoundError"
+    assert "03_training.ipynb" in failure.value.evalue
+
+
+def test_course_cli_refuses_unknown_parameters(capsys):
+    with pytest.raises(SystemExit):
+        course.main(["run", "-p", "epochz", "3"])
+    assert "unknown parameter(s) ['epochz']" in capsys.readouterr().err
+
+
+def test_parse_value_follows_yaml():
+    assert course.parse_value("3") == 3
+    assert course.parse_value("3e-3") == 0.003
+    assert course.parse_value("null") is None
+    assert course.parse_value("cnn") == "cnn"
