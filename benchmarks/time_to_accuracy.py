@@ -1,0 +1,121 @@
+"""Time to 99 % test accuracy: the course's recipe against the canonical Keras example.
+
+Usage (takes about 5 minutes on 2 CPU cores)::
+
+    .venv/bin/python benchmarks/time_to_accuracy.py [--epochs-ours 6] [--epochs-keras 15]
+
+Both recipes train in this one process on the same 55,000 training images (5,000 held out
+for validation, as in 03) with the same seed. After every epoch the clock is paused and the
+model is scored on the 10,000 test images; the table gives the training seconds until the test
+accuracy first reached 99.0 %, the final accuracy, and the parameters. This is a benchmark,
+not a test: its numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mnist_helpers.data import load_mnist  # noqa: E402
+from mnist_helpers.models import build_model  # noqa: E402
+from mnist_helpers.training import TrainConfig, make_optimizer, seed_everything  # noqa: E402
+
+TARGET = 0.99
+
+
+class TestAccuracyClock(keras.callbacks.Callback):
+    """Scores the test set after each epoch, with the scoring time left off the clock."""
+
+    def __init__(self, x_test, y_test):
+        super().__init__()
+        self.x_test, self.y_test = x_test, y_test
+        self.train_seconds = 0.0
+        self.rows: list[dict] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.train_seconds += time.perf_counter() - self._start
+        _, accuracy = self.model.evaluate(self.x_test, self.y_test, batch_size=1000, verbose=0)
+        self.rows.append({"epoch": epoch + 1, "seconds": self.train_seconds, "test": accuracy})
+        print(f"  epoch {epoch + 1}: {self.train_seconds:6.1f} s, test {accuracy:.2%}", flush=True)
+
+
+def run_recipe(name: str, config: TrainConfig, data) -> dict:
+    """Train one recipe and return its row of the table."""
+    print(f"{name}: {config.model}, {config.epochs} epochs, {config.lr_schedule} lr", flush=True)
+    seed_everything(config.seed)
+    model = build_model(config.model)
+    steps = -(-len(data.x_train) // config.batch_size)
+    model.compile(
+        optimizer=make_optimizer(config, steps),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    clock = TestAccuracyClock(data.x_test, data.y_test)
+    model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        callbacks=[clock],
+        verbose=0,
+    )
+    history = pd.DataFrame(clock.rows)
+    reached = history[history["test"] >= TARGET]
+    return {
+        "recipe": name,
+        "parameters": model.count_params(),
+        "epochs": config.epochs,
+        f"seconds to {TARGET:.1%}": round(reached["seconds"].iloc[0]) if len(reached) else None,
+        "epoch reached": int(reached["epoch"].iloc[0]) if len(reached) else None,
+        "final test accuracy": f"{history['test'].iloc[-1]:.2%}",
+        "training seconds": round(clock.train_seconds),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs-ours", type=int, default=TrainConfig().epochs)
+    parser.add_argument("--epochs-keras", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    data = load_mnist(validation_size=5000, seed=args.seed)
+    recipes = {
+        "course CNN (03 default)": TrainConfig(epochs=args.epochs_ours, seed=args.seed),
+        "Keras example CNN": TrainConfig(
+            model="keras_example",
+            epochs=args.epochs_keras,
+            learning_rate=1e-3,
+            lr_schedule="constant",
+            seed=args.seed,
+        ),
+    }
+    rows = [run_recipe(name, config, data) for name, config in recipes.items()]
+    print(
+        f"\n{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
+        f"TensorFlow {keras.version()} backend {keras.backend.backend()}, seed {args.seed}\n"
+    )
+    print(pd.DataFrame(rows).to_markdown(index=False) if _has_tabulate() else pd.DataFrame(rows))
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
