@@ -4,6 +4,7 @@
 #   make lab    open JupyterLab on the course kernel
 #   make data   fetch and verify MNIST only
 #   make notebooks  re-execute the committed notebooks in place (their outputs = a full default run)
+#   make guide  rebuild docs/teaching.md's runtime table from the committed notebooks' runs
 #   make student / make instructor   build dist/student/ (solutions stubbed) or dist/instructor/
 # Parameters reach the notebooks that declare them: make run EPOCHS=3 SEED=7, or PARAMS=my.yaml
 PYTHON ?= python3
@@ -19,7 +20,7 @@ NB_PARAMS := $(if $(PROFILE),-p profile $(PROFILE)) $(if $(EPOCHS),-p epochs $(E
 	$(if $(SEED),-p seed $(SEED)) $(if $(MODEL),-p model $(MODEL)) $(if $(N_TRAIN),-p n_train $(N_TRAIN)) \
 	$(if $(RUN_NAME),-p run_name $(RUN_NAME)) $(if $(PARAMS),--params $(PARAMS))
 
-.PHONY: setup run test data lab lint notebooks student instructor clean
+.PHONY: setup run test data lab lint notebooks guide student instructor clean
 
 setup: $(STAMP)
 
@@ -40,6 +41,10 @@ run: data
 
 notebooks: data
 	$(PY) -m mnist_helpers.course notebooks
+	$(PY) -m mnist_helpers.course runtimes --update docs/teaching.md
+
+guide: $(STAMP)
+	$(PY) -m mnist_helpers.course runtimes --update docs/teaching.md
 
 student instructor: $(STAMP)
 	$(PY) -m mnist_helpers.editions $@

@@ -1,11 +1,13 @@
-"""Run the course's notebooks headlessly with papermill.
+"""Run the course's notebooks headlessly with papermill, and report their run times.
 
 ``python -m mnist_helpers.course run`` (what ``make run`` calls) executes every notebook in
 order into ``runs/notebooks/`` (executed copies, never committed), passing your parameters to
 the notebooks that declare them, with the figures going to ``runs/figures/``, and ends with a
-one-line summary. ``python -m
-mnist_helpers.course notebooks`` (``make notebooks``) re-executes the committed notebooks in
-place with their default parameters, so their outputs and ``figures/`` match a full default run.
+one-line summary. ``python -m mnist_helpers.course notebooks`` (``make notebooks``)
+re-executes the committed notebooks in place with their default parameters, so their outputs
+and ``figures/`` match a full default run. ``python -m mnist_helpers.course runtimes`` prints
+how long each notebook's last headless run took (``--update docs/teaching.md`` writes it into
+the teaching guide; ``--from runs/notebooks`` reads your own ``make run``).
 
 Parameters: ``-p epochs 3 -p seed 7`` or ``--params params.yaml`` (a YAML mapping); each goes
 to every notebook whose ``parameters`` cell defines it.
@@ -24,7 +26,7 @@ from mnist_helpers.env import KERNEL_NAME
 from mnist_helpers.paths import figures_dir, project_root, runs_dir
 
 #: Parameters ``run`` gives a notebook unless you set them: 05's full profile takes about
-#: 20 minutes, so ``make run`` uses its smoke profile (``make run PROFILE=full`` for all of it).
+#: 35 minutes, so ``make run`` uses its smoke profile (``make run PROFILE=full`` for all of it).
 RUN_DEFAULTS: dict[str, dict] = {"05_going_further.ipynb": {"profile": "smoke"}}
 
 
@@ -131,6 +133,106 @@ def summary_line(run_name: str) -> str:
     )
 
 
+GUIDE_START, GUIDE_END = "<!-- runtimes:start -->", "<!-- runtimes:end -->"
+
+
+def _minutes(seconds: float) -> str:
+    """123.4 -> '2 min 3 s'; 9.2 -> '9 s'."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def _devices(nb) -> str:
+    """The ``devices`` line that ``check_env()`` printed in the notebook's setup cell."""
+    for cell in nb.cells[:3]:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith("devices"):
+                    return line.removeprefix("devices").strip()
+    return "unknown machine"
+
+
+def runtime_table(folder: Path | None = None) -> list[dict]:
+    """One row per notebook of ``folder`` (default: the committed ``notebooks/``).
+
+    Each row: ``notebook``, ``title``, ``objectives`` and the planned ``teaching`` and
+    ``exercises`` minutes (the notebook's ``course`` metadata), and the measured ``seconds`` of
+    its last headless run with the ``parameters`` it got and the ``machine`` it ran on (both
+    recorded by papermill and ``check_env()``). Raises ``ValueError`` for a notebook that was
+    never run headlessly.
+    """
+    import nbformat
+
+    paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")) if folder else notebook_paths()
+    rows = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        record = nb.metadata.get("papermill", {})
+        if record.get("duration") is None:
+            raise ValueError(
+                f"{path} has no recorded run time: run it headlessly first "
+                "(make notebooks, or make run for runs/notebooks/)"
+            )
+        plan = nb.metadata.get("course", {})
+        minutes = plan.get("minutes", {})
+        parameters = record.get("parameters") or {}
+        rows.append(
+            {
+                "notebook": path.name,
+                "title": nb.cells[0].source.splitlines()[0].lstrip("# ").strip(),
+                "objectives": plan.get("objectives", []),
+                "teaching": minutes.get("teaching"),
+                "exercises": minutes.get("exercises"),
+                "seconds": float(record["duration"]),
+                "parameters": ", ".join(f"{k}={v!r}" for k, v in parameters.items()) or "defaults",
+                "machine": _devices(nb),
+            }
+        )
+    return rows
+
+
+def runtime_markdown(rows: list[dict]) -> str:
+    """The guide's generated part: the runtime table, then what each notebook teaches."""
+    machines = sorted({row["machine"] for row in rows})
+    lines = [
+        f"Measured by `python -m mnist_helpers.course runtimes` on {' / '.join(machines)}: "
+        "each notebook's headless run (papermill) with the parameters shown.",
+        "",
+        "| notebook | teaching | exercises | headless run | parameters |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| [{row['title']}](../notebooks/{row['notebook']}) | {row['teaching']} min "
+            f"| {row['exercises']} min | {_minutes(row['seconds'])} | {row['parameters']} |"
+        )
+    teaching = sum(row["teaching"] or 0 for row in rows)
+    exercises = sum(row["exercises"] or 0 for row in rows)
+    total = _minutes(sum(row["seconds"] for row in rows))
+    lines += [f"| **all** | {teaching} min | {exercises} min | {total} | |", ""]
+    for row in rows:
+        lines.append(f"**{row['title']}**: students learn to")
+        lines += [f"- {objective}" for objective in row["objectives"]]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_guide(guide: Path, markdown: str) -> bool:
+    """Replace the part of ``guide`` between the runtimes markers; return whether it changed."""
+    text = guide.read_text()
+    if GUIDE_START not in text or GUIDE_END not in text:
+        raise ValueError(f"{guide} lacks the markers {GUIDE_START} and {GUIDE_END}")
+    head, rest = text.split(GUIDE_START, 1)
+    tail = rest.split(GUIDE_END, 1)[1]
+    new = f"{head}{GUIDE_START}\n{markdown}{GUIDE_END}{tail}"
+    if new == text:
+        return False
+    tmp = guide.with_name(f".{guide.name}.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, guide)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: `run` the course into runs/notebooks, or `notebooks`: re-run in place."""
     parser = argparse.ArgumentParser(
@@ -138,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["run", "notebooks"])
+    parser.add_argument("command", choices=["run", "notebooks", "runtimes"])
     parser.add_argument(
         "-p",
         "--parameter",
@@ -150,7 +252,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--params", type=Path, help="a YAML file of parameters")
     parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 03 04")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        help="runtimes: read the executed notebooks in this folder (default: notebooks/)",
+    )
+    parser.add_argument(
+        "--update", type=Path, help="runtimes: write the table into this guide (docs/teaching.md)"
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "runtimes":
+        try:
+            markdown = runtime_markdown(runtime_table(args.source))
+        except ValueError as err:
+            print(err, file=sys.stderr)
+            return 1
+        if args.update:
+            changed = update_guide(args.update, markdown)
+            print(f"{args.update}: {'updated' if changed else 'already up to date'}")
+        else:
+            print(markdown)
+        return 0
 
     parameters: dict = {}
     if args.params:
