@@ -106,15 +106,17 @@ def main() -> None:
         f"\n{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
         f"TensorFlow {keras.version()} backend {keras.backend.backend()}, seed {args.seed}\n"
     )
-    print(pd.DataFrame(rows).to_markdown(index=False) if _has_tabulate() else pd.DataFrame(rows))
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    print("| " + " | ".join(rows[0]) + " |")
+    print("|" + "---|" * len(rows[0]))
+    for row in rows:
+        print(
+            "| "
+            + " | ".join(
+                "-" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
+                for v in row.values()
+            )
+            + " |"
+        )
 
 
 if __name__ == "__main__":

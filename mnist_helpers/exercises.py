@@ -7,12 +7,14 @@ Each exercise has an id ``"NN.k"`` (notebook NN, exercise k). In a notebook::
     ### END SOLUTION
     check("02.1", answer)
 
-prints ``02.1: correct!`` or ``02.1: not yet: <hint>``. The lines between the SOLUTION markers
-are replaced by ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` in the student edition
-(``make student``; see :mod:`mnist_helpers.editions`).
+prints ``02.1 (its title): correct!`` or ``02.1 (its title): not yet. Hint: ...``. Many answers
+are functions (``check("02.3", convolve)``): the checker calls them on inputs of its own. The
+lines between the SOLUTION markers are replaced by ``# YOUR CODE HERE`` and
+``raise NotImplementedError()`` in the student edition (``make student``; see
+:mod:`mnist_helpers.editions`); an exercise not done yet raises that error again from ``check``.
 
 A checker gets the answer and returns ``None`` when it is right, or a hint. Checkers compute
-the right answer themselves (from the data or the package), so no answer is written here.
+the right answer themselves (from the data or the package) and never print it.
 """
 
 from __future__ import annotations
@@ -39,24 +41,31 @@ def exercise(exercise_id: str, title: str) -> Callable[[Checker], Checker]:
     return register
 
 
-def check(exercise_id: str, answer: object) -> bool:
-    """Check ``answer`` to exercise ``exercise_id``; print the verdict and return it.
-
-    Taught in every notebook's exercises.
-    """
+def hint_for(exercise_id: str, answer: object) -> str | None:
+    """Return ``None`` if ``answer`` solves ``exercise_id``, else a hint (no printing)."""
     if exercise_id not in EXERCISES:
         known = ", ".join(sorted(EXERCISES)) or "none"
         raise KeyError(f"no exercise {exercise_id!r}; the exercises are: {known}")
-    title, checker = EXERCISES[exercise_id]
+    _, checker = EXERCISES[exercise_id]
     try:
-        hint = checker(answer)
+        return checker(answer)
+    except NotImplementedError:  # the student edition's stub: the exercise is not done yet
+        raise
     except Exception as err:  # a wrong type of answer should give a hint, not a traceback
-        hint = f"your answer could not be checked ({type(err).__name__}: {err})"
+        return f"your answer could not be checked ({type(err).__name__}: {err})"
+
+
+def check(exercise_id: str, answer: object) -> None:
+    """Check ``answer`` to exercise ``exercise_id`` and print the verdict: correct, or a hint.
+
+    Taught in every notebook's exercises.
+    """
+    title = EXERCISES[exercise_id][0] if exercise_id in EXERCISES else ""
+    hint = hint_for(exercise_id, answer)
     if hint is None:
         print(f"{exercise_id} ({title}): correct!")
-        return True
-    print(f"{exercise_id} ({title}): not yet. Hint: {hint}")
-    return False
+    else:
+        print(f"{exercise_id} ({title}): not yet. Hint: {hint}")
 
 
 # --------------------------------------------------------------------------- helpers for checkers
@@ -83,3 +92,306 @@ def expect_array(answer: object, right: np.ndarray, hint: str, atol: float = 1e-
     if np.allclose(answer, right, atol=atol):
         return None
     return hint
+
+
+def expect_function(
+    answer: object, cases: list[tuple], reference: Callable, hint: str, atol: float = 1e-6
+) -> str | None:
+    """``None`` if the function ``answer`` returns what ``reference`` returns on every case.
+
+    A wrong result names the case's shapes (never the right value) and adds ``hint``.
+    """
+    if not callable(answer):
+        return f"the answer should be a function, got {type(answer).__name__}"
+    for args in cases:
+        got, right = answer(*args), reference(*args)
+        if isinstance(right, tuple):
+            ok = isinstance(got, (tuple, list)) and len(got) == len(right)
+            ok = ok and all(np.allclose(g, r, atol=atol) for g, r in zip(got, right, strict=True))
+        else:
+            got = np.asarray(got)
+            ok = got.shape == np.shape(right) and np.allclose(got, right, atol=atol)
+        if not ok:
+            shapes = ", ".join(str(np.shape(a)) if np.ndim(a) else repr(a) for a in args)
+            return f"wrong result for arguments of shape/value ({shapes}). {hint}"
+    return None
+
+
+def _rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _probabilities(n: int, seed: int) -> np.ndarray:
+    logits = _rng(seed).normal(size=(n, 10)) * 3
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _train_labels() -> np.ndarray:
+    from mnist_helpers.data import load_mnist
+
+    return load_mnist(normalize=False).y_train
+
+
+# --------------------------------------------------------------------------- 01 data exploration
+
+
+@exercise("01.1", "how many 7s")
+def _check_01_1(answer):
+    right = int(np.sum(_train_labels() == 7))
+    return expect_number(answer, right, "count the training labels equal to 7 (np.sum or bincount)")
+
+
+@exercise("01.2", "the digit with the most ink")
+def _check_01_2(answer):
+    from mnist_helpers.data import load_mnist
+
+    raw = load_mnist(normalize=False)
+    ink = [raw.x_train[raw.y_train == d].mean() for d in range(10)]
+    return expect_number(
+        answer, int(np.argmax(ink)), "average every pixel of each digit's images, then take argmax"
+    )
+
+
+def _idx_header(data: bytes) -> tuple[int, tuple[int, ...]]:
+    import struct
+
+    type_code, ndim = data[2], data[3]
+    return type_code, tuple(struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim]))
+
+
+@exercise("01.3", "read an IDX header by hand")
+def _check_01_3(answer):
+    from mnist_helpers.idx import encode_idx
+
+    arrays = [np.zeros((3, 4, 5), np.uint8), np.zeros(7, np.uint8), np.zeros((2, 300), np.uint8)]
+    cases = [(encode_idx(a),) for a in arrays]
+    return expect_function(
+        answer,
+        cases,
+        _idx_header,
+        "byte 2 is the type code, byte 3 the number of dimensions, then one big-endian "
+        "4-byte integer per dimension (struct format '>I')",
+    )
+
+
+# --------------------------------------------------------------------------- 02 building a CNN
+
+
+def _conv_params(filters: int, kernel: int, channels: int) -> int:
+    return kernel * kernel * channels * filters + filters
+
+
+@exercise("02.1", "parameters of a Conv2D layer")
+def _check_02_1(answer):
+    return expect_number(
+        answer,
+        _conv_params(16, 5, 3),
+        "each filter has one weight per kernel position per input channel, plus one bias",
+    )
+
+
+@exercise("02.2", "the shape after conv and pooling")
+def _check_02_2(answer):
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        return "answer with a pair (height, width)"
+    after_conv = 28 - 3 + 1
+    right = (after_conv // 2, after_conv // 2)
+    if tuple(int(v) for v in answer) == right:
+        return None
+    return (
+        "a 'valid' 3x3 convolution loses a pixel on each side; 2x2 pooling halves (rounding down)"
+    )
+
+
+def _convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)
+    return np.einsum("ijkl,kl->ij", windows, kernel)
+
+
+@exercise("02.3", "a convolution in numpy")
+def _check_02_3(answer):
+    rng = _rng(2)
+    cases = [
+        (rng.random((6, 6)), rng.normal(size=(3, 3))),
+        (rng.random((28, 28)), rng.normal(size=(3, 3))),
+        (rng.random((9, 7)), rng.normal(size=(5, 5))),
+    ]
+    return expect_function(
+        answer,
+        cases,
+        _convolve,
+        "'valid' means the output is (H - k + 1, W - k + 1); Keras does not flip the kernel",
+    )
+
+
+# --------------------------------------------------------------------------- 03 training
+
+
+@exercise("03.1", "steps per epoch")
+def _check_03_1(answer):
+    return expect_number(
+        answer, -(-60_000 // 256), "the last, smaller batch counts as a step too (round up)"
+    )
+
+
+def _best_epoch(history) -> int:
+    return int(np.argmax(np.asarray(history["val_accuracy"]))) + 1
+
+
+@exercise("03.3", "the best epoch")
+def _check_03_3(answer):
+    import pandas as pd
+
+    rng = _rng(3)
+    cases = []
+    for n in (3, 6, 12):
+        frame = pd.DataFrame({"epoch": range(n), "val_accuracy": rng.random(n).round(2)})
+        cases.append((frame,))
+    cases.append((pd.DataFrame({"epoch": range(4), "val_accuracy": [0.9, 0.95, 0.95, 0.93]}),))
+    return expect_function(
+        answer,
+        cases,
+        _best_epoch,
+        "epochs are counted from 1, the frame's rows from 0; with a tie, keep the earlier epoch",
+    )
+
+
+@exercise("03.2", "the end of the warm-up")
+def _check_03_2(answer):
+    return expect_number(
+        answer, (4 * 100) // 4, "the warm-up takes the first quarter of all the training steps"
+    )
+
+
+# --------------------------------------------------------------------------- 04 evaluation
+
+
+def _confusions(seed: int) -> list[tuple[np.ndarray]]:
+    rng = _rng(seed)
+    return [
+        (rng.integers(0, 50, size=(10, 10)) + np.diag(rng.integers(100, 900, 10)),)
+        for _ in range(3)
+    ]
+
+
+@exercise("04.1", "accuracy from a confusion matrix")
+def _check_04_1(answer):
+    return expect_function(
+        answer,
+        _confusions(41),
+        lambda cm: np.trace(np.asarray(cm)) / np.asarray(cm).sum(),
+        "the right answers are on the diagonal",
+    )
+
+
+@exercise("04.2", "recall of one digit")
+def _check_04_2(answer):
+    cases = [(cm, digit) for (cm,), digit in zip(_confusions(42), (0, 5, 9), strict=True)]
+
+    def recall(cm, digit):
+        cm = np.asarray(cm)
+        return cm[digit, digit] / cm[digit].sum()
+
+    return expect_function(
+        answer,
+        cases,
+        recall,
+        "recall asks: of the images that truly are this digit (a row), how many were found?",
+    )
+
+
+def _top2_accuracy(y_true, proba) -> float:
+    top2 = np.argsort(proba, axis=1)[:, -2:]
+    return float(np.mean((top2 == np.asarray(y_true)[:, None]).any(axis=1)))
+
+
+@exercise("04.3", "top-2 accuracy")
+def _check_04_3(answer):
+    cases = [(_rng(s).integers(0, 10, 200), _probabilities(200, s)) for s in (43, 44)]
+    return expect_function(
+        answer, cases, _top2_accuracy, "np.argsort sorts each row; the last two are the best two"
+    )
+
+
+# --------------------------------------------------------------------------- 05 going further
+
+
+@exercise("05.2", "average an ensemble")
+def _check_05_2(answer):
+    cases = [([_probabilities(50, s) for s in range(k)],) for k in (2, 3, 5)]
+    return expect_function(
+        answer,
+        cases,
+        lambda probabilities: np.mean(probabilities, axis=0),
+        "average the models' probabilities image by image, class by class",
+    )
+
+
+@exercise("05.3", "the noise of a test accuracy")
+def _check_05_3(answer):
+    cases = [(0.996, 10_000), (0.99, 10_000), (0.9, 500)]
+    return expect_function(
+        answer,
+        cases,
+        lambda accuracy, n: np.sqrt(accuracy * (1 - accuracy) / n),
+        "each test image is a coin toss that comes up right with probability p: "
+        "the standard error of a proportion",
+    )
+
+
+LABEL_KEEPING = {"rotate by up to 10 degrees", "shift by up to 3 pixels", "zoom by up to 10%"}
+AUGMENTATIONS = sorted(LABEL_KEEPING | {"flip left-right", "rotate by 180 degrees"})
+
+
+@exercise("05.1", "augmentations that keep the label")
+def _check_05_1(answer):
+    if not isinstance(answer, (set, list, tuple)) or not set(answer) <= set(AUGMENTATIONS):
+        return f"answer with a set of names taken from {AUGMENTATIONS}"
+    if set(answer) == LABEL_KEEPING:
+        return None
+    return "for each one, picture a 2, a 6 and a 7 after it: are they still the same digit?"
+
+
+# --------------------------------------------------------------------------- 06 your own digits
+
+
+@exercise("06.1", "light paper to black")
+def _check_06_1(answer):
+    rng = _rng(61)
+    cases = [(rng.random((5, 5)),), (rng.random((28, 40)),)]
+    return expect_function(
+        answer, cases, lambda gray: 1.0 - gray, "paper at 1.0 must become 0.0, and ink at 0.0, 1.0"
+    )
+
+
+@exercise("06.2", "a centre of mass by hand")
+def _check_06_2(answer):
+    from mnist_helpers.preprocess import center_of_mass
+
+    rng = _rng(62)
+    cases = [(rng.random((28, 28)),), (np.pad(rng.random((5, 3)), ((2, 10), (7, 1))),)]
+    return expect_function(
+        answer,
+        cases,
+        center_of_mass,
+        "weight each pixel's row (and column) number by its brightness, then divide by the "
+        "total brightness (np.indices gives the numbers)",
+    )
+
+
+def _box_shape(height: int, width: int) -> tuple[int, int]:
+    scale = 20 / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+@exercise("06.3", "the 20x20 box")
+def _check_06_3(answer):
+    cases = [(204, 132), (100, 100), (30, 300), (7, 5), (500, 3)]
+    return expect_function(
+        answer,
+        cases,
+        _box_shape,
+        "the longer side becomes 20; the other is scaled by the same factor, rounded, "
+        "and never less than 1 pixel",
+    )

@@ -1,4 +1,4 @@
-"""The notebooks run headlessly: a papermill smoke run of 03 then 04, and bad parameters.
+"""The notebooks run headlessly: a papermill smoke run of 03 to 06, and bad parameters.
 
 nbval re-executes every committed notebook and compares its deterministic outputs (pytest
 collects ``notebooks/`` with ``--nbval-lax``); these tests check what papermill users rely on.
@@ -40,10 +40,10 @@ def test_every_notebook_declares_the_course_kernel():
 
 
 @pytest.mark.real_data
-def test_smoke_run_of_03_then_04_writes_every_artifact(workspace):
+def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
     parameters = {"profile": "smoke", "run_name": "smoke", "seed": 7, "n_train": 1000}
     code = course.main(
-        ["run", "--only", "03", "04"]
+        ["run", "--only", "03", "04", "05", "06"]
         + [a for k, v in parameters.items() for a in ("-p", k, str(v))]
     )
     assert code == 0
@@ -57,9 +57,21 @@ def test_smoke_run_of_03_then_04_writes_every_artifact(workspace):
     assert sorted(p.name for p in executed.iterdir()) == [
         "03_training.ipynb",
         "04_evaluation.ipynb",
+        "05_going_further.ipynb",
+        "06_your_own_digits.ipynb",
     ]
     figures = {p.name for p in (workspace / "figures").iterdir()}
-    assert {"03_learning_curves.png", "04_confusion_matrix.png", "04_mistakes.png"} <= figures
+    assert {
+        "03_learning_curves.png",
+        "04_confusion_matrix.png",
+        "04_mistakes.png",
+        "05_accuracy_vs_time.png",
+        "05_hard_digits.png",
+        "06_predictions.png",
+    } <= figures
+    # 05 ran its smoke profile (make run's default for it): its runs use 2,000 images
+    baseline = json.loads((workspace / "runs" / "05_baseline" / "metrics.json").read_text())
+    assert baseline["n_train"] == 2000
     injected = nbformat.read(executed / "04_evaluation.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected.cells)
 

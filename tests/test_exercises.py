@@ -1,0 +1,113 @@
+"""Every exercise: its checker accepts the notebook's reference solution and rejects a wrong one.
+
+The reference solutions are read from the notebooks themselves (the lines of each exercise
+cell up to its ``check(...)`` call), so a solution and its checker cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+import nbformat
+import numpy as np
+import pytest
+
+from mnist_helpers import exercises
+from mnist_helpers.course import notebook_paths
+from mnist_helpers.exercises import AUGMENTATIONS, hint_for
+
+CHECK_CALL = re.compile(r'^check\("(\d\d\.\d)", (\w+)\)$', re.M)
+
+#: An obviously wrong answer per exercise: each must be rejected with a hint.
+WRONG = {
+    "01.1": 0,
+    "01.2": -1,
+    "01.3": lambda data: (0, ()),
+    "02.1": 5 * 5 * 16,
+    "02.2": (26, 26),
+    "02.3": lambda image, kernel: image,
+    "03.1": 60_000 // 256,
+    "03.2": 400,
+    "03.3": lambda history: len(history),
+    "04.1": lambda cm: 1.0,
+    "04.2": lambda cm, digit: 0.5,
+    "04.3": lambda y_true, proba: 1.0,
+    "05.1": set(AUGMENTATIONS),
+    "05.2": lambda probabilities: probabilities[0],
+    "05.3": lambda accuracy, n: accuracy / n,
+    "06.1": lambda gray: gray,
+    "06.2": lambda image: (13.5, 13.5),
+    "06.3": lambda height, width: (20, 20),
+}
+
+
+@pytest.fixture(scope="module")
+def mnist_raw():
+    """The real MNIST as uint8 (01's exercises use it as ``raw``)."""
+    from mnist_helpers.data import load_mnist
+
+    return load_mnist(normalize=False, channel_axis=False)
+
+
+def exercise_cells() -> dict[str, str]:
+    """Exercise id -> the source of its notebook cell up to and including the check call."""
+    found: dict[str, str] = {}
+    for path in notebook_paths():
+        for cell in nbformat.read(path, as_version=4).cells:
+            match = CHECK_CALL.search(cell.source) if cell.cell_type == "code" else None
+            if match:
+                assert match.group(1) not in found, f"{match.group(1)} is checked twice"
+                assert match.group(1).startswith(path.name[:2]), f"{match.group(1)} in {path.name}"
+                found[match.group(1)] = cell.source[: match.end()]
+    return found
+
+
+def test_every_exercise_has_a_checker_a_notebook_cell_and_a_wrong_answer():
+    assert set(exercise_cells()) == set(exercises.EXERCISES) == set(WRONG)
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name[:2])
+def test_each_notebook_ends_with_three_to_five_exercises_and_records_its_plan(path):
+    nb = nbformat.read(path, as_version=4)
+    start = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Exercises"))
+    headings = [c for c in nb.cells[start:] if re.match(rf"\*\*{path.name[:2]}\.\d ·", c.source)]
+    assert 3 <= len(headings) <= 5
+    assert all("### BEGIN SOLUTION" not in c.source for c in nb.cells[:start]), "exercises last"
+    plan = nb.metadata["course"]
+    assert len(plan["objectives"]) >= 3 and all(isinstance(o, str) for o in plan["objectives"])
+    assert plan["minutes"]["teaching"] > 0 and plan["minutes"]["exercises"] > 0
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("exercise_id", sorted(exercises.EXERCISES))
+def test_reference_solution_is_accepted_and_a_wrong_answer_rejected(
+    exercise_id, mnist_raw, capsys
+):
+    source = exercise_cells()[exercise_id]
+    answers = {}
+    namespace = {
+        "np": np,
+        "struct": struct,
+        "raw": mnist_raw,
+        "check": lambda exercise, answer: answers.setdefault(exercise, answer),
+    }
+    exec(compile(source, f"<exercise {exercise_id}>", "exec"), namespace)
+    assert hint_for(exercise_id, answers[exercise_id]) is None
+    hint = hint_for(exercise_id, WRONG[exercise_id])
+    assert hint, "a wrong answer must get a hint"
+    exercises.check(exercise_id, WRONG[exercise_id])
+    assert "not yet. Hint:" in capsys.readouterr().out
+
+
+def test_a_stub_answer_raises_not_implemented_error():
+    def stub(*args):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        exercises.check("02.3", stub)
+
+
+def test_a_hint_never_prints_the_right_number(capsys):
+    exercises.check("02.1", 1)
+    assert str(5 * 5 * 3 * 16 + 16) not in capsys.readouterr().out
