@@ -104,7 +104,7 @@ def main() -> None:
     rows = [run_recipe(name, config, data) for name, config in recipes.items()]
     print(
         f"\n{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
-        f"TensorFlow {keras.version()} backend {keras.backend.backend()}, seed {args.seed}\n"
+        f"Keras {keras.version()} on {keras.backend.backend()}, seed {args.seed}\n"
     )
     print("| " + " | ".join(rows[0]) + " |")
     print("|" + "---|" * len(rows[0]))
