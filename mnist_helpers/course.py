@@ -56,27 +56,42 @@ def parse_value(text: str) -> object:
 
 
 def execute_notebook(
-    path: Path, output: Path, parameters: dict | None = None, log_output: bool = False
+    path: Path,
+    output: Path,
+    parameters: dict | None = None,
+    log_output: bool = False,
+    figures: Path | None = None,
 ) -> Path:
     """Execute one notebook with papermill on the course kernel; return the output path.
 
-    Only the parameters the notebook declares are passed. Raises papermill's
-    ``PapermillExecutionError`` (with the failing cell's error) if a cell fails.
+    Only the parameters the notebook declares are passed. ``figures``: the folder its
+    pictures go to (``MNIST_FIGURES_DIR`` for this run only); by default the current one.
+    Raises papermill's ``PapermillExecutionError`` (with the failing cell's error) if a cell
+    fails.
     """
     import papermill
 
     declared = notebook_parameters(path)
     mine = {k: v for k, v in (parameters or {}).items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(path),
-        str(output),
-        parameters=mine,
-        kernel_name=KERNEL_NAME,
-        cwd=str(path.parent),
-        progress_bar=False,
-        log_output=log_output,
-    )
+    previous = os.environ.get("MNIST_FIGURES_DIR")
+    if figures is not None:  # the kernel inherits this process's environment
+        os.environ["MNIST_FIGURES_DIR"] = str(figures)
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(output),
+            parameters=mine,
+            kernel_name=KERNEL_NAME,
+            cwd=str(path.parent),
+            progress_bar=False,
+            log_output=log_output,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("MNIST_FIGURES_DIR", None)
+        else:
+            os.environ["MNIST_FIGURES_DIR"] = previous
     _drop_local_paths(output)
     return output
 

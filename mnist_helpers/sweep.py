@@ -107,7 +107,8 @@ def run_sweep(grid_file: str | Path, notebook: str | Path | None = None) -> pd.D
             print(f"[{i}/{len(todo)}] {name}: running ...", flush=True)
             parameters = {**spec["fixed"], **settings, "run_name": name}
             try:
-                execute_notebook(notebook, run / notebook.name, parameters)
+                # each run keeps its own figures; the committed figures/ stay untouched
+                execute_notebook(notebook, run / notebook.name, parameters, figures=run / "figures")
             except papermill.PapermillExecutionError as err:
                 row.update(status="failed", error=f"{err.ename}: {err.evalue}")
                 print(f"[{i}/{len(todo)}] {name}: FAILED: {row['error']}", flush=True)

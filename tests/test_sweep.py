@@ -69,6 +69,9 @@ def test_failed_combination_does_not_stop_the_others_and_reruns_skip_done(tmp_pa
     assert "epochs must be an integer" in table.loc[0, "error"]
     assert 0 <= table.loc[1, "test_accuracy"] <= 1
     assert (tmp_path / "runs" / "t_epochs-1" / "03_training.ipynb").is_file()
+    # each run's figures stay in its folder, never in the committed figures/
+    assert (tmp_path / "runs" / "t_epochs-1" / "figures" / "03_learning_curves.png").is_file()
+    assert not (tmp_path / "figures").exists()
     assert (tmp_path / "runs" / "sweeps" / "t.png").is_file()
 
     again = sweep.run_sweep(grid)
