@@ -23,6 +23,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mnist_helpers.idx import parse_idx_header
+from mnist_helpers.preprocess import box_size
+
 Checker = Callable[[object], "str | None"]
 
 #: id -> (one-line title, checker). Filled by the ``@exercise`` decorator below.
@@ -154,10 +157,9 @@ def _check_01_2(answer):
 
 
 def _idx_header(data: bytes) -> tuple[int, tuple[int, ...]]:
-    import struct
-
-    type_code, ndim = data[2], data[3]
-    return type_code, tuple(struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim]))
+    """The exercise's answer: the type code byte, and the shape as the course's parser reads it."""
+    _, shape, _ = parse_idx_header(data)
+    return data[2], shape
 
 
 @exercise("01.3", "read an IDX header by hand")
@@ -380,18 +382,13 @@ def _check_06_2(answer):
     )
 
 
-def _box_shape(height: int, width: int) -> tuple[int, int]:
-    scale = 20 / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 @exercise("06.3", "the 20x20 box")
 def _check_06_3(answer):
     cases = [(204, 132), (100, 100), (30, 300), (7, 5), (500, 3)]
     return expect_function(
         answer,
         cases,
-        _box_shape,
+        box_size,
         "the longer side becomes 20; the other is scaled by the same factor, rounded, "
         "and never less than 1 pixel",
     )

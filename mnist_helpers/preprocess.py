@@ -124,14 +124,24 @@ def crop_to_ink(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> np.ndarray
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+def box_size(height: int, width: int, box: int = 20) -> tuple[int, int]:
+    """Return the ``(height, width)`` that fits ``box`` pixels on the longer side.
+
+    The aspect ratio is kept: the other side is scaled by the same factor and rounded to
+    whole pixels, never below 1.
+    """
+    scale = box / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def fit_in_box(ink: np.ndarray, box: int = 20) -> np.ndarray:
     """Scale so the longer side is ``box`` pixels, keeping the aspect ratio (anti-aliased)."""
     from PIL import Image
 
-    height, width = ink.shape
-    scale = box / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    image = Image.fromarray((ink * 255).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+    new_height, new_width = box_size(*ink.shape, box=box)
+    image = Image.fromarray((ink * 255).astype(np.uint8)).resize(
+        (new_width, new_height), Image.Resampling.LANCZOS
+    )
     return np.asarray(image, dtype=np.float32) / 255.0
 
 

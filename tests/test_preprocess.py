@@ -8,6 +8,7 @@ from PIL import Image
 
 from mnist_helpers.preprocess import (
     ImageError,
+    box_size,
     center_of_mass,
     crop_to_ink,
     fit_in_box,
@@ -50,6 +51,15 @@ def test_fit_in_box_keeps_the_aspect_ratio():
     assert tall.shape == (20, 3)  # 60x10 -> 20 x round(3.33)
     wide = fit_in_box(np.ones((10, 40), dtype=np.float32))
     assert wide.shape == (5, 20)
+
+
+@pytest.mark.parametrize(
+    "shape, expected",
+    [((204, 132), (20, 13)), ((100, 100), (20, 20)), ((30, 300), (2, 20)), ((500, 3), (20, 1))],
+)
+def test_box_size_fits_the_longer_side_and_never_goes_below_one_pixel(shape, expected):
+    assert box_size(*shape) == expected
+    assert max(box_size(*shape, box=40)) == 40
 
 
 def test_pad_and_center_puts_the_centre_of_mass_in_the_middle():
