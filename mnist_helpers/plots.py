@@ -396,8 +396,13 @@ def plot_sweep(
     ax.scatter(done["train_seconds"], done["test_accuracy"] * 100, color="C0")
     for _, row in done.iterrows():
         label = ", ".join(f"{k}={row[k]}" for k in keys)
-        ax.annotate(label, (row["train_seconds"], row["test_accuracy"] * 100), fontsize=7,
-                    textcoords="offset points", xytext=(4, 4))
+        ax.annotate(
+            label,
+            (row["train_seconds"], row["test_accuracy"] * 100),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(4, 4),
+        )
     ax.set_title(title)
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("test accuracy (%)")

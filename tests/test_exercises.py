@@ -81,9 +81,7 @@ def test_each_notebook_ends_with_three_to_five_exercises_and_records_its_plan(pa
 
 @pytest.mark.real_data
 @pytest.mark.parametrize("exercise_id", sorted(exercises.EXERCISES))
-def test_reference_solution_is_accepted_and_a_wrong_answer_rejected(
-    exercise_id, mnist_raw, capsys
-):
+def test_reference_solution_is_accepted_and_a_wrong_answer_rejected(exercise_id, mnist_raw, capsys):
     source = exercise_cells()[exercise_id]
     answers = {}
     namespace = {
