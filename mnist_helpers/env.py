@@ -23,6 +23,23 @@ def _version(package: str) -> str | None:
         return None
 
 
+def display_path(path: str | Path) -> str:
+    """Return ``path`` the short way a person writes it: inside the course folder relative to
+    it (``.venv/bin/python``), inside the home folder with ``~`` (``~/.cache/...``).
+
+    Keeps user names and folder layouts out of printed (and committed) notebook outputs.
+    """
+    from mnist_helpers.paths import project_root
+
+    path = Path(path)
+    for base, prefix in ((project_root(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(path.relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
+
+
 def _pinned_versions() -> dict[str, str]:
     """The pins of requirements.txt, when running from a checkout of the course."""
     requirements = Path(__file__).resolve().parent.parent / "requirements.txt"
@@ -49,7 +66,7 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
     facts: dict[str, str] = {
         "python": platform.python_version(),
         "mnist_helpers": __version__,
-        "executable": sys.executable,
+        "executable": display_path(sys.executable),
     }
     problems: list[str] = []
     if sys.version_info[:2] < MIN_PYTHON:
@@ -91,7 +108,9 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
         )
 
     in_kernel = "ipykernel" in sys.modules
-    facts["kernel"] = f"Jupyter kernel running {sys.executable}" if in_kernel else "not in Jupyter"
+    facts["kernel"] = (
+        f"Jupyter kernel running {display_path(sys.executable)}" if in_kernel else "not in Jupyter"
+    )
     venv = Path(__file__).resolve().parent.parent / ".venv"
     if in_kernel and venv.is_dir() and Path(sys.prefix).resolve() != venv.resolve():
         problems.append(
@@ -101,7 +120,7 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
 
     cache = cache_dir()
     cached = all((cache / name).is_file() for name in MNIST_FILES)
-    facts["data cache"] = f"{cache} ({'ready' if cached else 'empty'})"
+    facts["data cache"] = f"{display_path(cache)} ({'ready' if cached else 'empty'})"
     if os.environ.get("MNIST_DATA_DIR"):
         facts["MNIST_DATA_DIR"] = os.environ["MNIST_DATA_DIR"]
     elif not cached:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_helpers.env import check_env, environment_report
+from mnist_helpers.env import check_env, display_path, environment_report
 
 DATA_PROBLEM = "MNIST is not downloaded yet: run `make data`"
 
@@ -83,3 +83,12 @@ def test_check_env_returns_true_exactly_when_it_prints_no_problem(empty_cache, c
     assert isinstance(ok, bool)
     assert ok == (not problems), lines
     assert ("environment OK" in lines) == ok
+
+
+def test_display_path_hides_the_home_and_course_folders(monkeypatch, tmp_path):
+    from mnist_helpers.paths import project_root
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert display_path(project_root() / ".venv" / "bin" / "python") == ".venv/bin/python"
+    assert display_path(tmp_path / ".cache" / "mnist") == "~/.cache/mnist"
+    assert display_path("/opt/elsewhere/python") == "/opt/elsewhere/python"
