@@ -20,7 +20,7 @@ BN_MOMENTUM = 0.9
 
 
 def build_cnn(
-    filters: Sequence[int] = (24, 48, 48),
+    filters: Sequence[int] = (16, 32, 32),
     kernel_sizes: Sequence[int] = (5, 3, 3),
     pool: Sequence[bool] = (True, True, False),
     dense_units: int | None = 128,
@@ -31,19 +31,25 @@ def build_cnn(
 ) -> keras.Model:
     """Build a small convolutional network for 28x28 grey digits.
 
-    Each block is ``Conv2D -> (BatchNormalization) -> ReLU -> (MaxPooling2D 2x2)``; then the
+    Each block is ``Conv2D -> (MaxPooling2D 2x2) -> (BatchNormalization) -> ReLU``; then the
     feature maps are flattened, go through dropout and an optional hidden ``Dense`` layer, and
-    end in a 10-way softmax. The defaults are the course's recipe: 335,042 parameters,
-    above 99.3 % test accuracy after 6 epochs (03).
+    end in a 10-way softmax. The defaults are the course's recipe: 217,050 parameters,
+    above 99.3 % test accuracy after 7 epochs, in about two minutes on two CPU cores (03).
+
+    Why pool *before* normalising? Max pooling keeps the largest value of each 2x2 window,
+    and ReLU (and batch normalisation, with a positive scale) never change which value is
+    the largest, so the order barely changes what the network can compute. But batch
+    normalisation and ReLU then work on a quarter as many numbers, which cuts the time of a
+    training step on a CPU by about a third.
 
     Args:
         filters: number of filters of each convolutional block.
         kernel_sizes: kernel size of each block (one int per block, square kernels).
-        pool: whether each block ends with 2x2 max pooling.
+        pool: whether each block pools 2x2 right after its convolution.
         dense_units: width of the hidden dense layer, or ``None`` for none.
         dropout: dropout rate before each dense layer (0 switches it off).
-        batch_norm: add batch normalisation after each convolution and the hidden layer
-            (their biases are then redundant and left out).
+        batch_norm: add batch normalisation to each block and after the hidden layer
+            (the biases of the layers before them are then redundant and left out).
         input_shape: the shape of one image, channel last.
         name: the model's name.
 
@@ -67,11 +73,11 @@ def build_cnn(
                 n_filters, size, padding="same", use_bias=not batch_norm, name=f"conv{i + 1}"
             )
         )
+        if do_pool:
+            model.add(layers.MaxPooling2D(2, name=f"pool{i + 1}"))
         if batch_norm:
             model.add(layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{i + 1}"))
         model.add(layers.ReLU(name=f"relu{i + 1}"))
-        if do_pool:
-            model.add(layers.MaxPooling2D(2, name=f"pool{i + 1}"))
     model.add(layers.Flatten(name="flatten"))
     if dense_units:
         if dropout:
@@ -84,6 +90,16 @@ def build_cnn(
         model.add(layers.Dropout(dropout, name="dropout"))
     model.add(layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"))
     return model
+
+
+def build_wide_cnn() -> keras.Model:
+    """Build the course's CNN one and a half times as wide: 24, 48 and 48 filters.
+
+    335,042 parameters and about twice the computation per image of :func:`build_cnn`'s
+    default. Alone it is no better after 03's short training, but with data augmentation,
+    which keeps showing it new variations of the digits, the extra capacity pays off (05).
+    """
+    return build_cnn(filters=(24, 48, 48), name="cnn_wide")
 
 
 def build_keras_example_cnn(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Model:
@@ -159,6 +175,7 @@ def augmentation_layers(
 #: The model variants a notebook's ``model`` parameter may name.
 MODEL_VARIANTS: dict[str, Callable[[], keras.Model]] = {
     "cnn": build_cnn,
+    "cnn_wide": build_wide_cnn,
     "keras_example": build_keras_example_cnn,
     "mlp": build_mlp,
 }

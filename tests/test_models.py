@@ -30,13 +30,23 @@ def test_keras_example_has_the_published_parameter_count():
 
 def test_default_cnn_parameter_count_and_layers():
     model = build_cnn()
-    assert model.count_params() == 335_042
+    assert model.count_params() == 217_050
     names = [layer.name for layer in model.layers]
-    assert names[:4] == ["conv1", "bn1", "relu1", "pool1"]
+    # pooling comes before batch norm and ReLU: they then work on a quarter of the numbers
+    assert names[:4] == ["conv1", "pool1", "bn1", "relu1"]
+    assert names[8:11] == ["conv3", "bn3", "relu3"]  # the last block does not pool
     assert names[-1] == "probabilities"
     # batch norm follows every convolution, so the convolutions carry no bias
-    assert model.get_layer("conv1").get_weights()[0].shape == (5, 5, 1, 24)
+    assert model.get_layer("conv1").get_weights()[0].shape == (5, 5, 1, 16)
     assert len(model.get_layer("conv1").get_weights()) == 1
+    assert model.get_layer("relu1").output.shape[1:] == (14, 14, 16)
+
+
+def test_wide_cnn_has_one_and_a_half_times_the_filters():
+    model = build_model("cnn_wide")
+    assert model.name == "cnn_wide"
+    assert model.count_params() == 335_042
+    assert [model.get_layer(f"conv{i}").filters for i in (1, 2, 3)] == [24, 48, 48]
 
 
 def test_cnn_is_configurable():
@@ -59,7 +69,8 @@ def test_mlp_parameter_count():
 
 
 def test_unknown_variant_names_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"model must be one of 'cnn', 'keras_example', 'mlp'"):
+    allowed = r"model must be one of 'cnn', 'cnn_wide', 'keras_example', 'mlp'"
+    with pytest.raises(ValueError, match=allowed):
         build_model("resnet")
 
 
