@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 
-# 05's full profile trains for about 45 minutes: nbval does not re-run it; the papermill smoke
+# 05's full profile trains for about an hour: nbval does not re-run it; the papermill smoke
 # run in tests/test_notebooks.py executes it instead.
 collect_ignore = ["notebooks/05_going_further.ipynb"]
 

@@ -26,7 +26,7 @@ from mnist_helpers.env import KERNEL_NAME
 from mnist_helpers.paths import figures_dir, project_root, runs_dir
 
 #: Parameters ``run`` gives a notebook unless you set them: 05's full profile takes about
-#: 45 minutes, so ``make run`` uses its smoke profile (``make run PROFILE=full`` for all of it).
+#: an hour, so ``make run`` uses its smoke profile (``make run PROFILE=full`` for all of it).
 RUN_DEFAULTS: dict[str, dict] = {"05_going_further.ipynb": {"profile": "smoke"}}
 
 
