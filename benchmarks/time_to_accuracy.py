@@ -1,6 +1,6 @@
 """Time to 99 % test accuracy: the course's recipe against the canonical Keras example.
 
-Usage (takes about 5 minutes on 2 CPU cores)::
+Usage (takes about 8 minutes on 2 CPU cores)::
 
     .venv/bin/python benchmarks/time_to_accuracy.py [--epochs-ours 7] [--epochs-keras 15]
 

@@ -11,6 +11,8 @@ import platform
 import sys
 from pathlib import Path
 
+from mnist_helpers.paths import project_root
+
 #: The Jupyter kernel that `make run` registers for the course.
 KERNEL_NAME = "mnist-cnn-course"
 MIN_PYTHON = (3, 10)
@@ -29,8 +31,6 @@ def display_path(path: str | Path) -> str:
 
     Keeps user names and folder layouts out of printed (and committed) notebook outputs.
     """
-    from mnist_helpers.paths import project_root
-
     path = Path(path)
     for base, prefix in ((project_root(), ""), (Path.home(), "~/")):
         try:

@@ -96,8 +96,9 @@ def build_wide_cnn() -> keras.Model:
     """Build the course's CNN one and a half times as wide: 24, 48 and 48 filters.
 
     335,042 parameters and about twice the computation per image of :func:`build_cnn`'s
-    default. Alone it is no better after 03's short training, but with data augmentation,
-    which keeps showing it new variations of the digits, the extra capacity pays off (05).
+    default. After 03's short training it scored no better (99.43 % after 6 epochs against
+    the default's 99.42 % after 7, seed 42), so 03 uses the quicker one; 05, which spends
+    an hour on augmentation and ensembles, uses this one.
     """
     return build_cnn(filters=(24, 48, 48), name="cnn_wide")
 
