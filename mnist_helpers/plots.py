@@ -403,6 +403,7 @@ def plot_sweep(
             textcoords="offset points",
             xytext=(4, 4),
         )
+    ax.margins(x=0.3, y=0.1)  # room for the labels
     ax.set_title(title)
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("test accuracy (%)")

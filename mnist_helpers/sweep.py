@@ -6,8 +6,8 @@ A grid is a small YAML file (``sweeps/example_grid.yaml`` ships with the course)
     fixed:                   # parameters every run gets
       profile: smoke
     grid:                    # every combination of these values is run
-      learning_rate: [0.001, 0.003]
-      seed: [1, 2]
+      model: [mlp, cnn]
+      n_train: [2000, 6000]
 
 From a terminal: ``python -m mnist_helpers.sweep sweeps/example_grid.yaml``; from a notebook:
 ``run_sweep("sweeps/example_grid.yaml")``. Each combination is executed with papermill into
@@ -31,6 +31,15 @@ import pandas as pd
 from mnist_helpers.paths import project_root, runs_dir
 
 NOTEBOOK = "03_training.ipynb"
+#: The columns of ``metrics.json`` that the results table keeps.
+METRICS = (
+    "val_accuracy",
+    "test_accuracy",
+    "test_loss",
+    "train_seconds",
+    "parameters",
+    "epochs_run",
+)
 
 
 def load_grid(path: str | Path) -> dict:
@@ -83,7 +92,8 @@ def run_sweep(grid_file: str | Path, notebook: str | Path | None = None) -> pd.D
 
     The table has one row per combination: its settings, ``run_name``, ``status`` (``done``,
     ``skipped`` when it was done before, or ``failed``), ``error`` and the metrics of
-    ``metrics.json`` (``test_accuracy``, ``test_loss``, ``train_seconds``, ``parameters``).
+    ``metrics.json`` (``val_accuracy``, the one to choose by; ``test_accuracy``,
+    ``test_loss``, ``train_seconds``, ``parameters``, ``epochs_run``).
     It is also written to ``runs/sweeps/<name>.csv`` with a plot ``<name>.png``.
 
     Taught in 05.
@@ -114,7 +124,7 @@ def run_sweep(grid_file: str | Path, notebook: str | Path | None = None) -> pd.D
                 print(f"[{i}/{len(todo)}] {name}: FAILED: {row['error']}", flush=True)
         if (run / "metrics.json").is_file() and row["status"] != "failed":
             metrics = json.loads((run / "metrics.json").read_text())
-            for key in ("test_accuracy", "test_loss", "train_seconds", "parameters", "epochs_run"):
+            for key in METRICS:
                 row[key] = metrics.get(key)
         rows.append(row)
     table = pd.DataFrame(rows)
