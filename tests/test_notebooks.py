@@ -15,6 +15,7 @@ import pytest
 
 from mnist_helpers import course
 from mnist_helpers.paths import project_root
+from mnist_helpers.training import ACCURACY_FLOORS
 
 pytestmark = pytest.mark.notebooks
 NOTEBOOKS = project_root() / "notebooks"
@@ -41,7 +42,7 @@ def test_every_notebook_declares_the_course_kernel():
 
 @pytest.mark.real_data
 def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
-    parameters = {"profile": "smoke", "run_name": "smoke", "seed": 7, "n_train": 1000}
+    parameters = {"profile": "smoke", "run_name": "smoke", "seed": 7}
     code = course.main(
         ["run", "--only", "03", "04", "05", "06"]
         + [a for k, v in parameters.items() for a in ("-p", k, str(v))]
@@ -52,7 +53,9 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
     metrics = json.loads((run / "metrics.json").read_text())
     # the parameters really reached the run
     assert metrics["seed"] == 7 and metrics["config"]["run_name"] == "smoke"
-    assert metrics["n_train"] == 1000 and metrics["epochs_run"] == 1
+    assert metrics["n_train"] == 6000 and metrics["epochs_run"] == 2
+    # and it learned: chance is 10 %, the smoke profile's floor 90 %
+    assert metrics["test_accuracy"] >= ACCURACY_FLOORS["smoke"], metrics["test_accuracy"]
     executed = workspace / "runs" / "notebooks"
     assert sorted(p.name for p in executed.iterdir()) == [
         "03_training.ipynb",
@@ -70,8 +73,17 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
         "06_predictions.png",
     } <= figures
     # 05 ran its smoke profile (make run's default for it): its runs use 2,000 images
-    baseline = json.loads((workspace / "runs" / "05_baseline" / "metrics.json").read_text())
-    assert baseline["n_train"] == 2000
+    members = sorted((workspace / "runs").glob("05_*/metrics.json"))
+    assert [p.parent.name for p in members] == [
+        "05_augmented_s7",
+        "05_augmented_s8",
+        "05_baseline",
+    ]
+    for path in members:
+        member = json.loads(path.read_text())
+        assert member["n_train"] == 2000
+        # 05's smoke target: an untrained model scores about 10 %
+        assert member["test_accuracy"] >= 0.9, (path.parent.name, member["test_accuracy"])
     injected = nbformat.read(executed / "04_evaluation.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected.cells)
 
