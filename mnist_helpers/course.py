@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from mnist_helpers.env import KERNEL_NAME
+from mnist_helpers.files import atomic_path, write_text_atomic
 from mnist_helpers.paths import figures_dir, project_root, runs_dir
 
 #: Parameters ``run`` gives a notebook unless you set them: 05's full profile takes about
@@ -110,9 +111,8 @@ def _drop_local_paths(path: Path) -> None:
         return
     record.pop("input_path", None)
     record.pop("output_path", None)
-    tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, tmp)
 
 
 def execute_notebooks(
@@ -242,9 +242,7 @@ def update_guide(guide: Path, markdown: str) -> bool:
     new = f"{head}{GUIDE_START}\n{markdown}{GUIDE_END}{tail}"
     if new == text:
         return False
-    tmp = guide.with_name(f".{guide.name}.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, guide)
+    write_text_atomic(guide, new)
     return True
 
 

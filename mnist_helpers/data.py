@@ -44,6 +44,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mnist_helpers.files import write_bytes_atomic
 from mnist_helpers.idx import IDXFormatError, decode_idx, encode_idx
 
 
@@ -151,30 +152,13 @@ def _verify_all(files: Mapping[str, bytes]) -> None:
         verify_file_bytes(name, files[name])
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     A reader never sees a half-written ``path``; if anything goes wrong (even Ctrl-C) the
-    temporary file is removed and ``path`` is left as it was.
+    temporary file is removed and ``path`` is left as it was (:mod:`mnist_helpers.files`).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600: readable by all, as usual
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data)
 
 
 # --------------------------------------------------------------------------- sources

@@ -11,6 +11,7 @@ import platform
 import sys
 from pathlib import Path
 
+from mnist_helpers.files import write_text_atomic
 from mnist_helpers.paths import project_root
 
 #: The Jupyter kernel that `make run` registers for the course.
@@ -173,7 +174,5 @@ def install_kernel(prefix: str | None = None) -> Path:
     flag = "--IPKernelApp.capture_fd_output=False"
     if flag not in spec["argv"]:
         spec["argv"].append(flag)
-    tmp = spec_path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(spec, indent=1))
-    tmp.replace(spec_path)
+    write_text_atomic(spec_path, json.dumps(spec, indent=1))
     return folder

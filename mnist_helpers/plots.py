@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from mnist_helpers.files import atomic_path  # noqa: E402
 from mnist_helpers.paths import figures_dir  # noqa: E402
 
 DIGIT_CMAP = "gray_r"
@@ -23,12 +24,9 @@ DIGIT_CMAP = "gray_r"
 
 def save_figure(fig: Figure, name: str) -> str:
     """Save ``fig`` as ``figures/<name>.png`` (atomically) and return the path as text."""
-    folder = figures_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    tmp = folder / f".{name}.partial.png"
-    fig.savefig(tmp, bbox_inches="tight", metadata={"Software": None})
-    tmp.replace(path)
+    path = figures_dir() / f"{name}.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, bbox_inches="tight", metadata={"Software": None})
     return str(path)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mnist_helpers.files import atomic_path
 from mnist_helpers.paths import project_root, runs_dir
 
 NOTEBOOK = "03_training.ipynb"
@@ -139,12 +140,12 @@ def save_results(table: pd.DataFrame, name: str, keys: list[str]) -> Path:
     folder = runs_dir() / "sweeps"
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"
-    tmp = folder / f".{name}.csv.partial"
-    table.to_csv(tmp, index=False)
-    tmp.replace(csv)
+    with atomic_path(csv) as tmp:
+        table.to_csv(tmp, index=False)
     if "test_accuracy" in table and table["test_accuracy"].notna().any():
         fig = plot_sweep(table, keys, title=f"Sweep '{name}'")
-        fig.savefig(folder / f"{name}.png", bbox_inches="tight")
+        with atomic_path(folder / f"{name}.png") as tmp:
+            fig.savefig(tmp, bbox_inches="tight")
     return csv
 
 

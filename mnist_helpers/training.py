@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mnist_helpers.data import MnistData, load_mnist
+from mnist_helpers.files import atomic_path, write_text_atomic
 from mnist_helpers.models import MODEL_VARIANTS, build_model
 from mnist_helpers.paths import runs_dir
 
@@ -244,16 +245,13 @@ def _versions() -> dict[str, str]:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> Path:
     """Save ``model`` to ``path`` (a ``.keras`` file) through a temporary file, then rename."""
-    tmp = path.with_name(f".{path.stem}.partial.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
     return path
 
 

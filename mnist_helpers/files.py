@@ -1,0 +1,71 @@
+"""Write files so that nothing half-written is ever left on disk.
+
+Every file the course writes (a model, metrics, a figure, a notebook, a table) goes first to
+a temporary file with a unique name in the same folder, ``.<name>.<random>.partial<suffix>``,
+which is renamed onto the real name only once it is complete. A rename within one folder is
+atomic: a reader sees the old file or the new one, never half of one. If anything goes
+wrong, even Ctrl-C, the temporary file is removed. Two runs writing the same file at once
+never share a temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+#: What every temporary file's name contains (``.gitignore`` lists it too).
+PARTIAL = ".partial"
+
+
+def _new_temporary(path: Path) -> Path:
+    """Create an empty, unique temporary file beside ``path``, with the usual permissions."""
+    while True:
+        tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{PARTIAL}{path.suffix}")
+        try:  # 0o666 minus the umask, as for any new file; O_EXCL: never someone else's
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Give a temporary path to write to; rename it onto ``path`` when the block succeeds.
+
+    For writers that take a file name (``fig.savefig``, ``model.save``,
+    ``nbformat.write``, ``DataFrame.to_csv``)::
+
+        with atomic_path("figures/03_learning_curves.png") as tmp:
+            fig.savefig(tmp)
+
+    The temporary name keeps ``path``'s suffix, so writers that choose the format by the
+    suffix still do. The folder is created if needed. If the block raises, the temporary
+    file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_temporary(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (flushed to disk before the rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
