@@ -1,12 +1,15 @@
 # The MNIST CNN course: every command a learner, a teacher or CI needs.
 #   make run    set up .venv, fetch MNIST, run the course headlessly
 #   make test   set up, then lint and run the whole test suite (what CI runs)
+#   make test-fast  the unit tests only (no notebooks, no real data): the edit-test loop
 #   make lab    open JupyterLab on the course kernel
 #   make data   fetch and verify MNIST only
-#   make notebooks  re-execute the committed notebooks in place (their outputs = a full default run)
+#   make notebooks  re-execute the committed notebooks (their outputs = a full default run)
 #   make guide  rebuild docs/teaching.md's runtime table from the committed notebooks' runs
 #   make student / make instructor   build dist/student/ (solutions stubbed) or dist/instructor/
+#   make lock   regenerate requirements.lock from requirements.txt (needs uv: pip install uv)
 # Parameters reach the notebooks that declare them: make run EPOCHS=3 SEED=7, or PARAMS=my.yaml
+# Without make (Windows): the README's "Without make" section gives the same commands.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -20,14 +23,21 @@ NB_PARAMS := $(if $(PROFILE),-p profile $(PROFILE)) $(if $(EPOCHS),-p epochs $(E
 	$(if $(SEED),-p seed $(SEED)) $(if $(MODEL),-p model $(MODEL)) $(if $(N_TRAIN),-p n_train $(N_TRAIN)) \
 	$(if $(RUN_NAME),-p run_name $(RUN_NAME)) $(if $(PARAMS),--params $(PARAMS))
 
-.PHONY: setup run test data lab lint notebooks guide student instructor clean
+.PHONY: setup python-check run test test-fast data lab lint notebooks guide student instructor \
+	lock clean
 
 setup: $(STAMP)
 
-# Re-runs only when the pins or the package metadata change.
-$(STAMP): requirements.txt pyproject.toml
+# The course needs Python 3.11 or newer: checked on every call, before anything else, with
+# the interpreter of an existing .venv (the stamp below must not hide one built with an older
+# Python), else with $(PYTHON).
+python-check:
+	@$(if $(wildcard $(PY)),$(PY) tools/check_python.py --venv,$(PYTHON) tools/check_python.py)
+
+# Re-runs only when the lock or the package metadata change.
+$(STAMP): requirements.lock pyproject.toml | python-check
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(PY) -c "from mnist_helpers.env import install_kernel; install_kernel()"
 	@touch $(STAMP)
@@ -51,12 +61,22 @@ student instructor: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 test: data lint
 	$(PY) -m pytest
 
+# Unit tests only: no notebook, no real data (about a minute).
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not notebooks and not real_data"
+
+lock:
+	uv pip compile requirements.txt --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o requirements.lock
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
+# Removes what can be rebuilt; your trained models in runs/ stay (delete them yourself).
 clean:
-	rm -rf $(VENV) runs dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) dist .pytest_cache .ruff_cache

@@ -16,7 +16,7 @@ from mnist_helpers.paths import project_root
 
 #: The Jupyter kernel that `make run` registers for the course.
 KERNEL_NAME = "mnist-cnn-course"
-MIN_PYTHON = (3, 10)
+MIN_PYTHON = (3, 11)
 
 
 def _version(package: str) -> str | None:
@@ -72,7 +72,7 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
     problems: list[str] = []
     if sys.version_info[:2] < MIN_PYTHON:
         problems.append(
-            f"Python {platform.python_version()} is too old: the course needs 3.10 or newer "
+            f"Python {platform.python_version()} is too old: the course needs 3.11 or newer "
             "(install a newer Python, then `make run` builds .venv with it)."
         )
     for package in ("tensorflow", "keras", "numpy", "pandas", "matplotlib"):
