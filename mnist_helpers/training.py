@@ -248,6 +248,61 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def run_callbacks(
+    config: TrainConfig, run_dir: Path, validation: bool = True
+) -> list[keras.callbacks.Callback]:
+    """The Keras callbacks :func:`train` gives ``fit``, writing into ``run_dir``.
+
+    With a validation set: ``ModelCheckpoint`` keeps the epoch with the best validation
+    accuracy in ``checkpoint.keras``, ``EarlyStopping`` stops after
+    ``config.early_stopping_patience`` epochs without improvement and puts the best weights
+    back. Without one, nothing honest can choose an epoch (the training accuracy is measured
+    with dropout and augmentation on), so the checkpoint simply holds the last epoch and
+    nothing stops early. Always: ``CSVLogger`` (``history.csv``); ``TensorBoard`` (``logs/``)
+    if ``config.tensorboard``. Taught in 03.
+    """
+    checkpoint = run_dir / "checkpoint.keras"
+    if validation:
+        callbacks = [
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor="val_accuracy", save_best_only=True
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy",
+                patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            ),
+        ]
+    else:
+        callbacks = [keras.callbacks.ModelCheckpoint(checkpoint)]
+    callbacks.append(keras.callbacks.CSVLogger(run_dir / "history.csv"))
+    if config.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+    return callbacks
+
+
+def check_data_matches(config: TrainConfig, data: MnistData) -> None:
+    """Raise a ValueError if ``data`` is not the split ``config`` describes.
+
+    ``train(config, data=...)`` reuses data loaded earlier; if it was loaded with other
+    settings, ``metrics.json`` would record settings the run did not use.
+    """
+    n_train = config.n_train or 60_000 - config.validation_size
+    wanted = {"training": n_train, "validation": config.validation_size}
+    got = {"training": len(data.x_train), "validation": len(data.x_val)}
+    for split, count in wanted.items():
+        if got[split] != count:
+            raise ValueError(
+                f"data has {got[split]:,} {split} images but the config asks for {count:,} "
+                f"(n_train={config.n_train!r}, validation_size={config.validation_size!r}): "
+                "load the data with the same n_train and validation_size, e.g. "
+                "load_mnist(n_train=config.n_train, validation_size=config.validation_size, "
+                "seed=config.seed), or leave data=None"
+            )
+    if len(data.y_train) != len(data.x_train) or len(data.y_val) != len(data.x_val):
+        raise ValueError("data has a different number of images and labels in a split")
+
+
 def save_model_atomic(model: keras.Model, path: Path) -> Path:
     """Save ``model`` to ``path`` (a ``.keras`` file) through a temporary file, then rename."""
     with atomic_path(path) as tmp:
@@ -262,13 +317,18 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
     of the training set, optionally only ``n_train`` training images); compile with Adam and
     the learning-rate schedule; fit with Keras callbacks (best-model checkpoint on validation
     accuracy, early stopping that restores the best weights, CSV log, optional TensorBoard);
+    with no validation set (``validation_size=0``) nothing honest can choose an epoch, so
+    the last epoch is kept and nothing stops early;
     after a short run (fewer than :data:`SHORT_RUN_STEPS` steps), re-estimate batch
     normalisation's statistics (:func:`reestimate_batch_norm`); evaluate on the 10,000 test
     images; write ``model.keras`` and ``metrics.json``.
 
     Args:
         config: the run's settings (validated again here).
-        data: already loaded data to reuse (must match ``config``'s split); default: load.
+        data: already loaded data to reuse; it must match ``config``'s split (as many
+            training images as ``n_train``, or all 60,000 minus ``validation_size``, and
+            ``validation_size`` validation images), else a ValueError says what differs.
+            Default: load it.
         verbose: Keras' fit verbosity (2 = one line per epoch, 0 = silent).
 
     Returns:
@@ -282,6 +342,8 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
         data = load_mnist(
             n_train=config.n_train, validation_size=config.validation_size, seed=config.seed
         )
+    else:
+        check_data_matches(config, data)
     run_dir = runs_dir() / config.run_name
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("model.keras", "metrics.json", "history.csv"):
@@ -295,17 +357,8 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
         metrics=["accuracy"],
     )
     has_val = len(data.x_val) > 0
-    monitor = "val_accuracy" if has_val else "accuracy"
     checkpoint = run_dir / "checkpoint.keras"
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(checkpoint, monitor=monitor, save_best_only=True),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=config.early_stopping_patience, restore_best_weights=True
-        ),
-        keras.callbacks.CSVLogger(run_dir / "history.csv"),
-    ]
-    if config.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+    callbacks = run_callbacks(config, run_dir, validation=has_val)
 
     start = time.perf_counter()
     fit = model.fit(
@@ -318,7 +371,8 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
         verbose=verbose,
     )
     train_seconds = time.perf_counter() - start
-    # early stopping has put the best epoch's weights back: the model is the checkpoint's
+    # the model in memory is the checkpoint's: early stopping put the best epoch's weights
+    # back, or (no validation set) both hold the last epoch
     short_run = steps * len(fit.history["loss"]) < SHORT_RUN_STEPS
     if short_run and reestimate_batch_norm(model, data.x_train):
         save_model_atomic(model, run_dir / "model.keras")
@@ -339,7 +393,7 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
         "parameters": int(model.count_params()),
         "train_seconds": round(train_seconds, 2),
         "epochs_run": len(history),
-        "best_epoch": int(history[monitor].idxmax()) + 1,
+        "best_epoch": int(history["val_accuracy"].idxmax()) + 1 if has_val else len(history),
         "batch_norm_reestimated": bool(short_run and batch_norm_layers(model)),
         "n_train": len(data.x_train),
         "seed": config.seed,

@@ -14,11 +14,14 @@ from mnist_helpers.training import (
     config_from_profile,
     learning_rate_schedule,
     reestimate_batch_norm,
+    run_callbacks,
     train,
 )
 
 #: What the tests call "learned" on tiny_data: chance is 10 %.
 LEARNED = 0.6
+#: The split of ``tiny_data(n_train=400)``, as a TrainConfig says it.
+SPLIT = {"n_train": 400, "validation_size": 40}
 
 
 def tiny_data(n_train: int = 120, n_val: int = 40, n_test: int = 60) -> MnistData:
@@ -79,7 +82,14 @@ def test_warmup_cosine_schedule_peaks_at_the_learning_rate():
 def test_train_writes_a_complete_run_and_is_reproducible(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     data = tiny_data()
-    config = TrainConfig(model="keras_example", epochs=2, batch_size=32, run_name="tiny")
+    config = TrainConfig(
+        model="keras_example",
+        epochs=2,
+        batch_size=32,
+        run_name="tiny",
+        n_train=120,
+        validation_size=40,
+    )
     first = train(config, data=data, verbose=0)
     run = tmp_path / "tiny"
     assert sorted(p.name for p in run.iterdir()) == ["history.csv", "metrics.json", "model.keras"]
@@ -122,7 +132,7 @@ def test_a_short_run_learns_and_its_saved_model_gives_the_same_accuracy(tmp_path
 
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     data = tiny_data(n_train=400, n_test=200)
-    config = TrainConfig(epochs=2, batch_size=100, run_name="short", learning_rate=0.01)
+    config = TrainConfig(epochs=2, batch_size=100, run_name="short", learning_rate=0.01, **SPLIT)
     result = train(config, data=data, verbose=0)
     assert result.metrics["batch_norm_reestimated"] is True
     assert result.metrics["test_accuracy"] >= LEARNED
@@ -137,5 +147,43 @@ def test_shuffled_labels_cannot_reach_the_learning_floor(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     data = tiny_data(n_train=400, n_test=200)
     data.y_train = np.random.default_rng(0).permutation(data.y_train)
-    config = TrainConfig(epochs=2, batch_size=100, run_name="broken", learning_rate=0.01)
+    config = TrainConfig(epochs=2, batch_size=100, run_name="broken", learning_rate=0.01, **SPLIT)
     assert train(config, data=data, verbose=0).metrics["test_accuracy"] < LEARNED
+
+
+def test_data_that_does_not_match_the_config_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    data = tiny_data()  # 120 training and 40 validation images
+    with pytest.raises(ValueError, match=r"data has 120 training images but the config asks"):
+        train(TrainConfig(n_train=200, validation_size=40, run_name="x"), data=data, verbose=0)
+    with pytest.raises(ValueError, match=r"data has 40 validation images but the config asks"):
+        train(TrainConfig(n_train=120, validation_size=0, run_name="x"), data=data, verbose=0)
+    with pytest.raises(ValueError, match=r"data has 120 training images .* for 55,000"):
+        train(TrainConfig(run_name="x"), data=data, verbose=0)
+    assert not (tmp_path / "x").exists()
+
+
+def test_without_a_validation_set_the_last_epoch_is_kept(tmp_path, monkeypatch):
+    """Training accuracy (dropout and augmentation on) must not choose the epoch."""
+    import keras
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    data = tiny_data(n_train=400, n_val=0)
+    config = TrainConfig(
+        epochs=3,
+        batch_size=100,
+        run_name="noval",
+        n_train=400,
+        validation_size=0,
+        learning_rate=0.01,
+        early_stopping_patience=1,
+    )
+    result = train(config, data=data, verbose=0)
+    assert result.metrics["epochs_run"] == 3 and result.metrics["best_epoch"] == 3
+    assert result.metrics["val_accuracy"] is None
+    callbacks = run_callbacks(config, tmp_path, validation=False)
+    assert not any(isinstance(c, keras.callbacks.EarlyStopping) for c in callbacks)
+    assert not any(getattr(c, "save_best_only", False) for c in callbacks)  # every epoch
+    saved = keras.models.load_model(tmp_path / "noval" / "model.keras")
+    for mine, theirs in zip(result.model.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
