@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 # 05's full profile trains for about an hour: nbval does not re-run it; the papermill smoke
 # run in tests/test_notebooks.py executes it instead.
@@ -23,3 +24,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def pytest_unconfigure(config):
     shutil.rmtree(_session_dir, ignore_errors=True)
+
+
+#: Notebooks whose nbval check evaluates the run that 03 trains (``runs/default``).
+NEEDS_03_RUN = {"04_evaluation.ipynb", "06_your_own_digits.ipynb"}
+
+
+def pytest_runtest_setup(item):
+    """Before the first cell of 04 or 06, make sure 03's default run exists.
+
+    nbval checks 03 first when it collects all the notebooks, and that run is reused; when 04
+    or 06 is checked alone (``pytest notebooks/04_evaluation.ipynb``) or in another order, 03
+    is executed here first, with its default parameters, so the result never depends on the
+    order of the tests.
+    """
+    notebook = os.path.basename(str(item.fspath))
+    if notebook not in NEEDS_03_RUN:
+        return
+    runs = os.environ["MNIST_RUNS_DIR"]
+    if os.path.isfile(os.path.join(runs, "default", "metrics.json")):
+        return
+    from mnist_helpers.course import execute_notebook, notebook_paths
+
+    source = next(p for p in notebook_paths() if p.name.startswith("03_"))
+    print(f"\n{notebook} needs 03's run: executing {source.name} first (a few minutes)")
+    execute_notebook(source, Path(runs) / "notebooks" / source.name)

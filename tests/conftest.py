@@ -1,6 +1,8 @@
 """Shared fixtures: tiny synthetic MNIST files, and a sandbox that keeps tests off the network.
 
-Every test except those marked ``real_data`` runs with:
+Tests marked ``real_data`` run offline (``MNIST_OFFLINE=1``) on the files ``make data``
+cached; without them they are skipped, or fail under CI (``CI`` set), never reaching the
+network. Every other test runs with:
 
 * ``MNIST_CACHE_DIR`` pointing at an empty temporary folder, ``MNIST_DATA_DIR`` and
   ``MNIST_OFFLINE`` unset;
@@ -11,6 +13,7 @@ Every test except those marked ``real_data`` runs with:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -54,6 +57,16 @@ def specs_for(files: dict[str, bytes]) -> dict[str, data.FileSpec]:
     }
 
 
+@functools.cache
+def _real_data_missing() -> str:
+    """Why the real MNIST files cannot be loaded offline, or "" when they can (checked once)."""
+    try:
+        data.load_mnist_files(offline=True, report=lambda line: None)
+    except data.MnistNotFoundError as err:
+        return str(err)
+    return ""
+
+
 @dataclass
 class Sandbox:
     """Where an isolated test's cache and fake executables live."""
@@ -66,6 +79,14 @@ class Sandbox:
 def sandbox(request, monkeypatch, tmp_path_factory):
     """Isolate every test from the user's cache, variables, network and npm (see module doc)."""
     if request.node.get_closest_marker("real_data"):
+        # the real files, from the cache `make data` filled: never the network
+        monkeypatch.setenv("MNIST_OFFLINE", "1")
+        missing = _real_data_missing()
+        if missing:
+            message = f"the real MNIST files are not here: run `make data` first.\n{missing}"
+            if os.environ.get("CI"):  # CI ran `make data` first: missing data is a failure
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
         yield None
         return
     root = tmp_path_factory.mktemp("sandbox")
