@@ -2,9 +2,10 @@
 
 ``python -m mnist_helpers.predict IMAGE... --model runs/default/model.keras [--json]`` prints
 the three most likely digits of each image with their probabilities. Each image goes through
-:func:`mnist_helpers.preprocess.mnist_like` first. Models are loaded with Keras' safe mode on:
-a file that would need unsafe deserialisation (a ``Lambda`` layer's Python code, say) is
-refused, never run.
+:func:`mnist_helpers.preprocess.mnist_like` first. Only ``.keras`` model files are accepted,
+and they are loaded with Keras' safe mode on: a file that would need unsafe deserialisation
+(a ``Lambda`` layer's Python code, say) is refused, never run; a corrupt file is reported as
+such, not as a missing one.
 
 Taught in 06.
 """
@@ -12,9 +13,11 @@ Taught in 06.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,43 +25,156 @@ import numpy as np
 from mnist_helpers.paths import runs_dir
 
 
-class UnsafeModelError(ValueError):
+class ModelFileError(ValueError):
+    """The model file cannot be used: not a ``.keras`` file, or not a valid Keras model."""
+
+
+class UnsafeModelError(ModelFileError):
     """The model file would need unsafe deserialisation (arbitrary code) to load."""
 
 
+#: The only model file suffix accepted: the zip format that ``model.save("model.keras")`` writes.
+MODEL_SUFFIX = ".keras"
+#: Model file suffixes of the legacy HDF5 format, refused with an explanation.
+HDF5_SUFFIXES = (".h5", ".hdf5")
+#: The shape of one model input: a 28x28 grey image with one channel.
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def _forced_safe_mode():
+    """Keras' scope that forces safe mode for one load.
+
+    ``keras.config.enable_unsafe_deserialization()``, called anywhere in the same process (in
+    an earlier notebook cell, say), would otherwise win over ``safe_mode=True``.
+    """
+    try:
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # a future Keras moved it; safe_mode=True still applies
+        return contextlib.nullcontext()
+    return SafeModeScope(True)
+
+
+def _short(err: BaseException) -> str:
+    """The first line of an error message, cut to a readable length."""
+    lines = str(err).strip().splitlines()
+    text = lines[0] if lines else type(err).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def load_model_safely(path: str | Path):
-    """Load a ``.keras`` model with ``safe_mode=True``.
+    """Load a ``.keras`` model file with Keras' safe mode on, refusing anything else.
+
+    Safe mode means that loading never runs Python code stored in the file: a model with a
+    ``Lambda`` layer, for instance, is refused, even if
+    ``keras.config.enable_unsafe_deserialization()`` was called earlier in the same session.
+    Only ``.keras`` files (what ``model.save("model.keras")`` writes, as in notebook 03) are
+    accepted: the legacy HDF5 format (``.h5``, ``.hdf5``) is refused, because loading it has
+    bypassed safe mode before (published Keras vulnerabilities).
+
+    Args:
+        path: the ``.keras`` file, e.g. ``runs/default/model.keras``.
+
+    Returns:
+        The Keras model.
 
     Raises:
         FileNotFoundError: no such file (the message says how to train one).
+        ModelFileError: the name does not end in ``.keras``, or the file is not a valid Keras
+            model file (empty, truncated, corrupt, or something else renamed ``.keras``).
         UnsafeModelError: the file holds code (e.g. a Lambda layer) that safe mode refuses.
+
+    Taught in 06.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
 
     path = Path(path)
-    if not path.is_file():
+    if path.suffix.lower() in HDF5_SUFFIXES:
+        raise ModelFileError(
+            f"{path}: refused: only {MODEL_SUFFIX} model files are accepted, not the legacy "
+            f"HDF5 format ({path.suffix}), whose loading has bypassed Keras' safe mode before "
+            "(published Keras vulnerabilities), so a file from elsewhere could run code. Use "
+            f"a {MODEL_SUFFIX} file; a model you built yourself can be re-saved with "
+            'model.save("model.keras")'
+        )
+    if path.suffix != MODEL_SUFFIX:
+        got = f"{path.suffix!r}" if path.suffix else "no suffix"
+        raise ModelFileError(
+            f"{path}: not a model file name: expected a name ending in {MODEL_SUFFIX}, got "
+            f'{got}; save a model with model.save("model.keras"), as in notebook 03'
+        )
+    if not path.exists():
         raise FileNotFoundError(
             f"{path}: no such model file; train one first (`make run`, or notebook 03)"
         )
+    if not path.is_file():
+        raise ModelFileError(f"{path}: is a folder, not a {MODEL_SUFFIX} model file")
+    retrain = "copy it again, or train a new one (`make run`, or notebook 03)"
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path}: not a valid Keras model file: a {MODEL_SUFFIX} file is a zip archive "
+            f"and this one ({path.stat().st_size:,} bytes) is not; it is empty, truncated "
+            f"(an interrupted copy or download) or not a model at all; {retrain}"
+        )
+
+    import keras
+
     try:
-        return keras.models.load_model(path, safe_mode=True)
-    except ValueError as err:
+        with _forced_safe_mode():
+            return keras.models.load_model(path, safe_mode=True)
+    except Exception as err:  # Keras reports a bad archive in many ways
         if "safe_mode" in str(err) or "unsafe" in str(err).lower():
             raise UnsafeModelError(
                 f"{path}: refused: loading it would run code stored in the file (e.g. a "
                 "Lambda layer), which safe mode forbids. Only a model you built yourself "
                 "should ever be loaded with safe_mode=False."
             ) from err
-        raise
+        raise ModelFileError(
+            f"{path}: not a valid Keras model file: Keras cannot load it "
+            f"({type(err).__name__}: {_short(err)}); {retrain}"
+        ) from err
+
+
+def _as_batch(images: np.ndarray) -> np.ndarray:
+    """Return ``images`` as a float32 batch ``(n, 28, 28, 1)`` (see :class:`Predictor`)."""
+    raw = np.asarray(images)
+    if raw.dtype == np.uint8 or (raw.size and np.nanmax(raw) > 1.0):
+        raise ValueError(
+            f"expected pixel values in [0, 1], as the model was trained on, got "
+            f"{raw.dtype} values up to {np.nanmax(raw) if raw.size else 0}: divide raw "
+            "MNIST bytes by 255 (or use load_mnist(), which does), or mnist_like() for a file"
+        )
+    images = raw.astype(np.float32)
+    shape = images.shape
+    if shape == (0,):  # an empty list: no images
+        return images.reshape((0, *IMAGE_SHAPE))
+    if shape in (IMAGE_SHAPE, IMAGE_SHAPE[:2]):  # one image
+        return images.reshape((1, *IMAGE_SHAPE))
+    if images.ndim == 3 and shape[1:] == IMAGE_SHAPE[:2]:  # (n, 28, 28)
+        return images[..., np.newaxis]
+    if images.ndim == 4 and shape[1:] == IMAGE_SHAPE:
+        return images
+    raise ValueError(
+        f"expected one image of shape (28, 28) or (28, 28, 1), or a batch of shape "
+        f"(n, 28, 28) or (n, 28, 28, 1), got shape {shape}; turn a photo or a drawing into "
+        "an input with mnist_helpers.preprocess.mnist_like, and np.stack several of them"
+    )
 
 
 class Predictor:
     """A model wrapped in a compiled ``tf.function`` for low-latency predictions.
 
-    ``Predictor(model)(images)`` returns probabilities ``(n, 10)`` for images
-    ``(n, 28, 28, 1)`` float32 in [0, 1]. ``model.predict`` spends ~40 ms of set-up on every
-    call; a traced function called directly costs well under a millisecond for one image.
+    ``Predictor(model)(images)`` returns probabilities ``(n, 10)``, one row per image, for
+    float32 pixels in [0, 1] (what :func:`mnist_helpers.preprocess.mnist_like` returns):
+
+    * one image, ``(28, 28)`` or ``(28, 28, 1)``: shape ``(1, 10)``;
+    * a batch, ``(n, 28, 28)`` or ``(n, 28, 28, 1)``: shape ``(n, 10)``;
+    * no images (``n = 0``, or an empty list): shape ``(0, 10)``.
+
+    Any other shape is a ``ValueError`` that names it. ``model.predict`` spends ~40 ms of
+    set-up on every call; a traced function called directly costs well under a millisecond
+    for one image.
+
+    Taught in 06.
     """
 
     def __init__(self, model) -> None:
@@ -67,18 +183,26 @@ class Predictor:
         self.model = model
         self._function = tf.function(
             lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
+            input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32)],
             reduce_retracing=True,
         )
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim == 3:
-            images = images[np.newaxis]
-        return self._function(images).numpy()
+        """Probabilities ``(n, 10)`` for one image or a batch (see the class docstring)."""
+        return self._function(_as_batch(images)).numpy()
 
     def predict_batches(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-        """Probabilities for many images, ``batch_size`` at a time."""
+        """Probabilities ``(n, 10)`` for many images, ``batch_size`` at a time.
+
+        ``images`` take the same shapes as :meth:`__call__`; ``batch_size`` bounds memory.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        images = _as_batch(images)
+        if len(images) == 0:
+            return self(images)
         return np.concatenate(
             [self(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         )
@@ -91,12 +215,16 @@ def top_k(probabilities: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line; returns 0, or 1 if any image could not be read, 2 for a bad model."""
+    """Command line; returns the exit status.
+
+    0: every image was predicted; 1: some image could not be read (the others are still
+    predicted); 2: no image was given, or the model file is missing, refused or invalid.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m mnist_helpers.predict",
         description="Print the top-3 digits, with probabilities, for each image.",
     )
-    parser.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, ...)")
+    parser.add_argument("images", nargs="*", type=Path, help="image files (PNG, JPEG, ...)")
     parser.add_argument(
         "--model", type=Path, default=None, help="a .keras file (default: runs/default/model.keras)"
     )
@@ -105,12 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.top <= 10:
         parser.error(f"--top must be from 1 to 10, got {args.top}")
+    if not args.images:
+        print(
+            "predict: no image files given, nothing to predict; name one or more, e.g. "
+            "`python -m mnist_helpers.predict samples/pen_3.png`",
+            file=sys.stderr,
+        )
+        if args.json:
+            print("[]")
+        return 2
 
     from mnist_helpers.preprocess import ImageError, mnist_like
 
     try:
         model = load_model_safely(args.model or runs_dir() / "default" / "model.keras")
-    except (FileNotFoundError, UnsafeModelError, ValueError) as err:
+    except (FileNotFoundError, ValueError) as err:  # ModelFileError, UnsafeModelError
         print(f"predict: {err}", file=sys.stderr)
         return 2
     predictor = Predictor(model)

@@ -4,7 +4,8 @@ MNIST's digits were scanned black-on-white, then: the ink was size-normalised to
 box keeping its aspect ratio (anti-aliasing makes grey levels), and the result was placed in a
 28x28 field so that its centre of mass sits in the centre. :func:`mnist_like` does the same:
 
-1. grayscale (an alpha channel is laid onto white first);
+1. grayscale (an alpha channel is laid onto white first; a file is first turned upright as
+   its EXIF orientation says, see :func:`load_image`);
 2. invert when the background is light, so ink is bright on black like MNIST, and stretch
    the contrast so the background is 0 and the darkest ink 1;
 3. crop to the ink's bounding box;
@@ -35,10 +36,16 @@ class ImageError(ValueError):
 def load_image(path: str | Path) -> np.ndarray:
     """Read an image file into a float array in [0, 1]: ``(h, w)``, ``(h, w, 3)`` or ``(h, w, 4)``.
 
+    Any format Pillow reads is accepted (PNG, JPEG, GIF, BMP, WebP, ...). The image is turned
+    upright as the camera's EXIF orientation tag says (phone photos are often stored on their
+    side), and transparency is kept as an alpha channel whatever form it takes: RGBA, grey
+    with alpha, or a palette (GIF, small PNGs) with a transparent colour. Large images are
+    reduced to at most ``WORKING_SIZE`` pixels on the long side.
+
     Raises:
         ImageError: the file is missing, not an image Pillow can read, empty, or too large.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
@@ -54,10 +61,14 @@ def load_image(path: str | Path) -> np.ndarray:
                     f"megapixels, the limit is {MAX_PIXELS / 1e6:.0f}); resize it first"
                 )
             image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # fast JPEG decoding at low size
+            image = ImageOps.exif_transpose(image)  # upright, as the camera says
+            if {"A", "a"} & set(image.getbands()) or "transparency" in image.info:
+                if image.mode != "RGBA":  # e.g. a palette with a transparent colour
+                    image = image.convert("RGBA")
+            elif image.mode not in ("L", "RGB"):
+                image = image.convert("RGB")
             if max(image.size) > WORKING_SIZE:
                 image.thumbnail((WORKING_SIZE, WORKING_SIZE))
-            if image.mode not in ("L", "RGB", "RGBA"):
-                image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
             return np.asarray(image, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as err:
         raise ImageError(f"{path}: not an image Pillow can read ({err})") from err
@@ -172,7 +183,10 @@ def mnist_like(image: np.ndarray | str | Path, return_steps: bool = False):
     """Turn an image (array or file path) into a ``(28, 28, 1)`` float32 MNIST-like input.
 
     Args:
-        image: a path, or an array ``(h, w)``, ``(h, w, 3)`` or ``(h, w, 4)``.
+        image: a path to an image file (any format Pillow reads; see :func:`load_image`
+            for EXIF rotation and transparency), or an array ``(h, w)`` grey, ``(h, w, 3)``
+            RGB or ``(h, w, 4)`` RGBA, floats in [0, 1] or integers 0-255. Transparent
+            pixels count as white paper.
         return_steps: also return a dict of the intermediate images, in order:
             ``grayscale``, ``ink on black``, ``cropped``, ``20x20 box``, ``28x28 centred``.
 

@@ -1,8 +1,10 @@
-"""Tests of the predict command: top-3 output, JSON, unreadable files, unsafe models."""
+"""Tests of the predict command: top-3 output, JSON, image shapes, bad and unsafe model files."""
 
 from __future__ import annotations
 
 import json
+import re
+import zipfile
 
 import keras
 import numpy as np
@@ -10,7 +12,14 @@ import pytest
 from PIL import Image
 
 from mnist_helpers.models import build_keras_example_cnn
-from mnist_helpers.predict import Predictor, UnsafeModelError, load_model_safely, main, top_k
+from mnist_helpers.predict import (
+    ModelFileError,
+    Predictor,
+    UnsafeModelError,
+    load_model_safely,
+    main,
+    top_k,
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +28,11 @@ def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "model.keras"
     build_keras_example_cnn().save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def predictor(model_file):
+    return Predictor(load_model_safely(model_file))
 
 
 @pytest.fixture
@@ -73,14 +87,166 @@ def test_missing_model_says_how_to_train_one(digit_png, tmp_path, capsys):
     assert "train one first" in capsys.readouterr().err
 
 
-def test_model_with_lambda_layer_is_refused_not_run(tmp_path, digit_png, capsys):
+def sentinel_model(sentinel):
+    """A model whose Lambda layer creates the file ``sentinel`` whenever the layer runs."""
     inputs = keras.Input((28, 28, 1))
-    outputs = keras.layers.Dense(10)(
-        keras.layers.Flatten()(keras.layers.Lambda(lambda x: x * 2)(inputs))
+    touch = keras.layers.Lambda(
+        lambda x, sentinel: (open(sentinel, "w").close(), x)[1],
+        arguments={"sentinel": str(sentinel)},
     )
+    return keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(touch(inputs))))
+
+
+def test_model_with_lambda_layer_is_refused_and_its_code_never_runs(tmp_path, digit_png, capsys):
+    sentinel = tmp_path / "code_ran.txt"
+    model = sentinel_model(sentinel)
+    assert sentinel.exists()  # building the model ran the layer: the sentinel works...
+    sentinel.unlink()
     path = tmp_path / "lambda.keras"
-    keras.Model(inputs, outputs).save(path)
-    with pytest.raises(UnsafeModelError, match="safe mode forbids"):
+    model.save(path)
+    assert not sentinel.exists()
+    with pytest.raises(UnsafeModelError, match="safe mode forbids") as refused:
         load_model_safely(path)
+    assert str(path) in str(refused.value)
     assert main([str(digit_png), "--model", str(path)]) == 2
     assert "refused" in capsys.readouterr().err
+    assert not sentinel.exists()  # ...and loading through the course's loader never ran it
+    keras.models.load_model(path, safe_mode=False)  # what unsafe loading would have done
+    assert sentinel.exists()
+
+
+def test_safe_mode_holds_even_after_unsafe_deserialization_was_enabled(tmp_path):
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    sentinel = tmp_path / "code_ran.txt"
+    path = tmp_path / "lambda.keras"
+    sentinel_model(sentinel).save(path)
+    sentinel.unlink()
+    with SafeModeScope(None):  # puts Keras' global flag back afterwards
+        keras.config.enable_unsafe_deserialization()  # e.g. in an earlier notebook cell
+        with pytest.raises(UnsafeModelError, match="safe mode forbids"):
+            load_model_safely(path)
+    assert not sentinel.exists()
+
+
+def corrupt_model_bytes(model_file, tmp_path):
+    """Bad ``.keras`` files, by kind: each has the right name but is not a model."""
+    good = model_file.read_bytes()
+    flipped = bytearray(good)
+    flipped[len(good) // 3 : len(good) // 3 + 200] = bytes(200)  # damaged inside the zip
+    not_a_model = tmp_path / "notes.zip"
+    with zipfile.ZipFile(not_a_model, "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    return {
+        "random bytes": np.random.default_rng(0).bytes(3000),
+        "truncated zip": good[: len(good) // 2],
+        "empty file": b"",
+        "damaged zip": bytes(flipped),
+        "zip without a model": not_a_model.read_bytes(),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind", ["random bytes", "truncated zip", "empty file", "damaged zip", "zip without a model"]
+)
+def test_corrupt_model_file_is_reported_as_invalid_not_missing(
+    model_file, tmp_path, digit_png, capsys, kind
+):
+    path = tmp_path / "model.keras"
+    path.write_bytes(corrupt_model_bytes(model_file, tmp_path)[kind])
+    with pytest.raises(ModelFileError, match="not a valid Keras model file") as error:
+        load_model_safely(path)
+    assert str(path) in str(error.value)
+    assert "not found" not in str(error.value).lower()
+    assert main([str(digit_png), "--model", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a valid Keras model file" in err and "no such model file" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("model.h5", "legacy HDF5"),
+        ("model.hdf5", "legacy HDF5"),
+        ("model.pt", "expected a name ending in .keras, got '.pt'"),
+        ("model", "expected a name ending in .keras, got no suffix"),
+    ],
+)
+def test_only_keras_model_files_are_accepted(
+    model_file, tmp_path, digit_png, capsys, name, message
+):
+    path = tmp_path / name
+    if name.endswith(".h5"):  # a genuine HDF5 model, refused all the same
+        load_model_safely(model_file).save(path)
+    else:
+        path.write_bytes(model_file.read_bytes())
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        load_model_safely(path)
+    assert main([str(digit_png), "--model", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "shape", [(28, 28), (28, 28, 1), (5, 28, 28), (5, 28, 28, 1), (1, 28, 28)], ids=str
+)
+def test_predictor_gives_one_prediction_per_image(predictor, shape):
+    images = np.random.default_rng(0).random(shape).astype("float32")
+    n = shape[0] if len(shape) == 4 or shape[1:] == (28, 28) else 1
+    probabilities = predictor(images)
+    assert probabilities.shape == (n, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(
+        probabilities, predictor(images.reshape(n, 28, 28, 1)), rtol=1e-5, atol=1e-7
+    )
+    assert predictor.predict_batches(images, batch_size=2).shape == (n, 10)
+
+
+@pytest.mark.parametrize(
+    "shape", [(28,), (784,), (32, 32), (28, 28, 3), (5, 28, 28, 3), (2, 5, 28, 28, 1)], ids=str
+)
+def test_predictor_refuses_other_shapes_and_names_them(predictor, shape):
+    with pytest.raises(ValueError, match=re.escape(f"got shape {shape}")):
+        predictor(np.zeros(shape, dtype="float32"))
+    with pytest.raises(ValueError, match=re.escape(f"got shape {shape}")):
+        predictor.predict_batches(np.zeros(shape, dtype="float32"))
+
+
+@pytest.mark.parametrize(
+    "images",
+    [[], np.zeros((0, 28, 28)), np.zeros((0, 28, 28, 1))],
+    ids=["empty list", "(0, 28, 28)", "(0, 28, 28, 1)"],
+)
+def test_no_images_give_no_predictions(predictor, images):
+    assert predictor(images).shape == (0, 10)
+    assert predictor.predict_batches(images).shape == (0, 10)
+
+
+def test_predict_batches_agrees_with_one_call_and_checks_batch_size(predictor):
+    images = np.random.default_rng(1).random((7, 28, 28)).astype("float32")
+    np.testing.assert_allclose(
+        predictor.predict_batches(images, batch_size=3), predictor(images), rtol=1e-5, atol=1e-7
+    )
+    for bad in (0, -1, 2.5, "64"):
+        with pytest.raises(
+            ValueError, match=re.escape(f"batch_size must be a positive integer, got {bad!r}")
+        ):
+            predictor.predict_batches(images, batch_size=bad)
+
+
+def test_cli_without_images_says_so_and_predicts_nothing(capsys):
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert "no image files given" in captured.err and captured.out == ""
+    assert main(["--json"]) == 2
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_raw_pixel_bytes_are_refused_rather_than_misread():
+    """0-255 pixels would all look like full ink to a model trained on [0, 1]."""
+    from mnist_helpers.predict import _as_batch
+
+    with pytest.raises(ValueError, match=r"expected pixel values in \[0, 1\].*divide raw"):
+        _as_batch(np.full((2, 28, 28), 200, dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"float64 values up to 255"):
+        _as_batch(np.full((28, 28), 255.0))
+    assert _as_batch(np.zeros((2, 28, 28), dtype=np.uint8) / 255).shape == (2, 28, 28, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 
 from mnist_helpers.preprocess import (
     ImageError,
@@ -145,3 +145,85 @@ def test_large_photos_are_reduced_before_processing(tmp_path):
     image = load_image(path)
     assert max(image.shape) <= 512
     assert mnist_like(path).shape == (28, 28, 1)
+
+
+def save_transparent_drawing(path, kind):
+    """Save ``dark_bar_on_white``'s black bar on a fully transparent background, as ``kind``.
+
+    Every pixel is black; only transparency tells the bar from the background.
+    """
+    ink = dark_bar_on_white() == 0
+    if kind == "grey PNG, transparent grey level":
+        Image.fromarray(np.where(ink, 0, 7).astype(np.uint8)).save(path, transparency=7)
+        return
+    image = Image.frombytes("P", ink.shape[::-1], ink.astype(np.uint8).tobytes())
+    image.putpalette([0, 0, 0, 0, 0, 0])  # index 0 (background) and 1 (ink): both black
+    if kind == "palette PNG, transparent index":
+        image.save(path, transparency=0)
+    elif kind == "palette PNG, alpha table":
+        image.save(path, transparency=bytes([0, 255]))
+    else:
+        assert kind == "palette GIF, transparent index"
+        image.save(path, transparency=0)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "palette PNG, transparent index",
+        "palette PNG, alpha table",
+        "palette GIF, transparent index",
+        "grey PNG, transparent grey level",
+    ],
+)
+def test_transparent_background_in_any_image_mode_counts_as_paper(tmp_path, kind):
+    path = tmp_path / ("drawing.gif" if "GIF" in kind else "drawing.png")
+    save_transparent_drawing(path, kind)
+    with Image.open(path) as image:
+        assert image.mode in ("P", "L") and "transparency" in image.info  # as a user's file
+    assert load_image(path).shape == (120, 80, 4)
+    result = mnist_like(path)
+    assert result.max() == pytest.approx(1.0)
+    assert result[4:24, 12:16].mean() > 0.5  # the bar: 20 rows tall, ~3 columns wide
+    np.testing.assert_allclose(result, mnist_like(dark_bar_on_white()), atol=1e-6)
+
+
+def seven_on_white():
+    """A '7' on white paper, 96x64: tall, and different under every rotation and flip."""
+    page = np.full((96, 64), 255, dtype=np.uint8)
+    page[16:80, 38:46] = 0  # the stem, on the right
+    page[16:24, 14:46] = 0  # the bar, at the top, reaching left
+    return page
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+@pytest.mark.parametrize(
+    ("orientation", "stored_as"),
+    [
+        (3, Image.Transpose.ROTATE_180),  # upside down
+        (6, Image.Transpose.ROTATE_90),  # phone held upright, sensor on its side
+        (8, Image.Transpose.ROTATE_270),
+        (2, Image.Transpose.FLIP_LEFT_RIGHT),  # a mirrored selfie
+    ],
+    ids=["orientation 3", "orientation 6", "orientation 8", "orientation 2"],
+)
+def test_photos_are_turned_upright_as_their_exif_orientation_says(
+    tmp_path, suffix, orientation, stored_as
+):
+    upright = Image.fromarray(seven_on_white())
+    plain = tmp_path / f"upright{suffix}"
+    upright.save(plain)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    photo = tmp_path / f"photo{suffix}"
+    upright.transpose(stored_as).save(photo, exif=exif)
+    with Image.open(photo) as image:  # the pixels in the file are not upright
+        assert image.getexif()[ExifTags.Base.Orientation] == orientation
+        assert np.asarray(image).shape != (96, 64) or orientation in (2, 3)
+
+    assert load_image(photo).shape == (96, 64)
+    result = mnist_like(photo)
+    rows, cols = np.nonzero(result[..., 0] > 0.5)
+    assert np.ptp(rows) > np.ptp(cols)  # tall, as a 7 is
+    # the same input as the upright file (any wrong turn or flip differs by 1.0 somewhere)
+    assert np.abs(result - mnist_like(plain)).max() < (1e-6 if suffix == ".png" else 0.05)
