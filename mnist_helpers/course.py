@@ -4,18 +4,22 @@
 order into ``runs/notebooks/`` (executed copies, never committed), passing your parameters to
 the notebooks that declare them, with the figures going to ``runs/figures/``, and ends with a
 one-line summary. ``python -m mnist_helpers.course notebooks`` (``make notebooks``)
-re-executes the committed notebooks in place with their default parameters, so their outputs
-and ``figures/`` match a full default run. ``python -m mnist_helpers.course runtimes`` prints
+re-executes the committed notebooks with their default parameters, so their outputs and
+``figures/`` match a full default run: each runs into a temporary copy beside it, which
+replaces the committed notebook only once that notebook has finished (a failed or interrupted
+run leaves it as it was). ``python -m mnist_helpers.course runtimes`` prints
 how long each notebook's last headless run took (``--update docs/teaching.md`` writes it into
 the teaching guide; ``--from runs/notebooks`` reads your own ``make run``).
 
 Parameters: ``-p epochs 3 -p seed 7`` or ``--params params.yaml`` (a YAML mapping); each goes
-to every notebook whose ``parameters`` cell defines it.
+to every notebook whose ``parameters`` cell defines it. A parameter whose default is text
+(``run_name="default"``) stays text: ``-p run_name 2024`` gives the run ``"2024"``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -41,6 +45,68 @@ def notebook_parameters(path: Path) -> dict[str, object]:
     import papermill
 
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+
+
+def is_text_default(source: str) -> bool:
+    """Whether a ``parameters`` cell's default (its source, ``'"full"'``) is a text value."""
+    try:
+        return isinstance(ast.literal_eval(source), str)
+    except (ValueError, TypeError, SyntaxError):  # an expression, e.g. np.pi: not plain text
+        return False
+
+
+def text_parameters(paths: list[Path] | None = None) -> set[str]:
+    """The parameters whose default is text in a notebook of ``paths`` (default: all).
+
+    A value given for one of them stays text (``run_name`` 2024 is ``"2024"``).
+    """
+    names = set()
+    for path in notebook_paths() if paths is None else paths:
+        for name, source in notebook_parameters(path).items():
+            if is_text_default(str(source)):
+                names.add(name)
+    return names
+
+
+def build_parameters(
+    pairs: list[tuple[str, str]] | None = None,
+    params_file: Path | None = None,
+    paths: list[Path] | None = None,
+) -> dict[str, object]:
+    """The parameters for the notebooks from ``-p NAME VALUE`` ``pairs`` and a YAML file.
+
+    ``pairs`` win over ``params_file``. A value is turned into a Python value by YAML's
+    rules (``parse_value``: 3 -> 3, 3e-3 -> 0.003, null -> None), except for a parameter
+    whose default in the notebooks is text: it stays text (``-p run_name 2024`` gives
+    ``"2024"``, not the number 2024, which 03 would refuse; a number written in the YAML
+    file becomes text the same way). ``paths``: the notebooks (default: all of the course).
+
+    Raises:
+        ValueError: ``params_file`` does not hold a mapping, or a name is no parameter of
+            any notebook; the message lists the names the notebooks take.
+    """
+    import yaml
+
+    paths = notebook_paths() if paths is None else paths
+    textual = text_parameters(paths)
+    parameters: dict[str, object] = {}
+    if params_file is not None:
+        loaded = yaml.safe_load(Path(params_file).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(
+                f"{params_file} must hold a mapping of parameter: value, e.g. epochs: 3"
+            )
+        for name, value in loaded.items():
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            parameters[name] = str(value) if name in textual and is_number else value
+    for name, text in pairs or []:
+        parameters[name] = text if name in textual else parse_value(text)
+
+    known = set().union(*(notebook_parameters(p) for p in paths))
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; the notebooks take {sorted(known)}")
+    return parameters
 
 
 def parse_value(text: str) -> object:
@@ -120,7 +186,10 @@ def execute_notebooks(
 ) -> list[Path]:
     """Execute ``paths`` in order, in place or into ``runs/notebooks/``; return the outputs.
 
-    Prints each notebook's name and seconds. Stops at the first failing notebook.
+    In place, each notebook runs into a temporary copy beside it (so its relative paths
+    still work) that replaces it only when the notebook has finished: a failure or Ctrl-C
+    leaves the committed notebook untouched and no temporary file behind. Prints each
+    notebook's name and seconds. Stops at the first failing notebook (raising its error).
     """
     done = []
     for path in paths:
@@ -130,7 +199,12 @@ def execute_notebooks(
         if not in_place:
             mine = {**RUN_DEFAULTS.get(path.name, {}), **mine}
         print(f"running {path.name} ...", flush=True)
-        done.append(execute_notebook(path, target, mine))
+        if in_place:
+            with atomic_path(path) as tmp:
+                execute_notebook(path, tmp, mine)
+            done.append(path)
+        else:
+            done.append(execute_notebook(path, target, mine))
         print(f"  {time.perf_counter() - start:.0f} s -> {target}", flush=True)
     return done
 
@@ -289,20 +363,10 @@ def main(argv: list[str] | None = None) -> int:
             print(markdown)
         return 0
 
-    parameters: dict = {}
-    if args.params:
-        import yaml
-
-        loaded = yaml.safe_load(args.params.read_text()) or {}
-        if not isinstance(loaded, dict):
-            parser.error(f"{args.params} must hold a mapping of parameter: value")
-        parameters.update(loaded)
-    parameters.update({name: parse_value(value) for name, value in args.parameter})
-
-    known = set().union(*(notebook_parameters(p) for p in notebook_paths()))
-    unknown = sorted(set(parameters) - known)
-    if unknown:
-        parser.error(f"unknown parameter(s) {unknown}; the notebooks take {sorted(known)}")
+    try:
+        parameters = build_parameters(args.parameter, args.params)
+    except (OSError, ValueError) as err:
+        parser.error(str(err))
 
     paths = notebook_paths()
     if args.only:

@@ -2,24 +2,32 @@
 
 A grid is a small YAML file (``sweeps/example_grid.yaml`` ships with the course)::
 
-    name: example            # the sweep's name: runs are called example_<settings>
+    name: example            # the sweep's name: runs are called example_<settings>_<hash>
     fixed:                   # parameters every run gets
       profile: smoke
     grid:                    # every combination of these values is run
       model: [mlp, cnn]
       n_train: [2000, 6000]
 
+Every key of ``fixed`` and ``grid`` must be a parameter of the notebook's ``parameters`` cell
+(a misspelt one is refused before anything runs).
+
 From a terminal: ``python -m mnist_helpers.sweep sweeps/example_grid.yaml``; from a notebook:
 ``run_sweep("sweeps/example_grid.yaml")``. Each combination is executed with papermill into
-its own ``runs/<run name>/`` (the executed notebook is kept there as ``03_training.ipynb``). A
-failing combination is reported and the others still run; re-running skips every combination
-whose ``metrics.json`` already exists. At the end every ``metrics.json`` is gathered into one
-table, saved as ``runs/sweeps/<name>.csv``, with a plot beside it.
+its own ``runs/<run name>/`` (the executed notebook is kept there as ``03_training.ipynb``),
+named after its grid settings and a short hash of *all* its parameters, e.g.
+``example_model-cnn_n_train-2000_3f9a1c``: change a ``fixed`` value and the runs get new names.
+A finished run also keeps the parameters it ran with in ``sweep_params.json``; re-running the
+sweep skips a combination only when its ``metrics.json`` exists and those parameters are the
+same. A failing combination (a cell's error, a dead kernel, anything) is reported and the
+others still run. The results table, ``runs/sweeps/<name>.csv``, is written after every
+combination, so a sweep you interrupt keeps what finished; a plot goes beside it at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import re
@@ -28,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mnist_helpers.files import atomic_path
+from mnist_helpers.files import atomic_path, write_text_atomic
 from mnist_helpers.paths import project_root, runs_dir
 
 NOTEBOOK = "03_training.ipynb"
@@ -41,14 +49,22 @@ METRICS = (
     "parameters",
     "epochs_run",
 )
+#: The file, in a finished run's folder, that records the parameters the run was made with.
+PARAMS_FILE = "sweep_params.json"
+#: Hex digits of the parameters' hash at the end of a run name.
+HASH_LENGTH = 6
+#: At most this many characters of a run name come from the settings (the hash keeps it unique).
+READABLE_LENGTH = 80
 
 
 def load_grid(path: str | Path) -> dict:
     """Read and check a grid file; return ``{"name", "fixed", "grid"}``.
 
     Raises:
-        ValueError: the file is not a mapping, has unknown keys, or a grid entry is not a
-            non-empty list; the message says what to write instead.
+        ValueError: the file is not a mapping, has unknown keys, a grid entry is not a
+            non-empty list or lists a value twice, or a parameter is both fixed and in the
+            grid; the message says what to write instead. (Whether each key is a parameter
+            of the notebook is checked by ``check_parameters``.)
     """
     import yaml
 
@@ -71,9 +87,44 @@ def load_grid(path: str | Path) -> dict:
             raise ValueError(
                 f"{path}: grid entry {key!r} must be a non-empty list, e.g. {key}: [1, 2]"
             )
+        seen = set()
+        for value in values:
+            if _canonical(value) in seen:
+                raise ValueError(
+                    f"{path}: grid entry {key!r} lists {value!r} twice; list each value once"
+                )
+            seen.add(_canonical(value))
     if "run_name" in fixed or "run_name" in grid:
         raise ValueError(f"{path}: run_name is set by the sweep itself; remove it")
+    both = sorted(set(fixed) & set(grid))
+    if both:
+        raise ValueError(
+            f"{path}: {both} set in both 'fixed' and 'grid'; keep each parameter in one of them"
+        )
     return {"name": name, "fixed": fixed, "grid": grid}
+
+
+def check_parameters(spec: dict, notebook: str | Path, source: str | Path = "grid") -> None:
+    """Refuse a grid whose ``fixed`` or ``grid`` names something the notebook does not take.
+
+    ``spec`` is what ``load_grid`` returns; ``notebook`` the notebook the sweep runs;
+    ``source`` the grid file, named in the message. Without
+    this check a misspelt key (``learnig_rate``) would be dropped silently, and every run
+    would be the same.
+
+    Raises:
+        ValueError: naming the unknown keys and listing the parameters the notebook takes.
+    """
+    from mnist_helpers.course import notebook_parameters
+
+    notebook = Path(notebook)
+    allowed = set(notebook_parameters(notebook)) - {"run_name"}
+    unknown = [key for key in (*spec["fixed"], *spec["grid"]) if key not in allowed]
+    if unknown:
+        raise ValueError(
+            f"{source}: {unknown} not parameter(s) of {notebook.name}; "
+            f"fix or remove them (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def combinations(grid: dict) -> list[dict]:
@@ -82,67 +133,129 @@ def combinations(grid: dict) -> list[dict]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
 
 
-def run_name_for(sweep: str, settings: dict) -> str:
-    """A readable, valid run name, e.g. ``example_learning_rate-0.001_seed-1``."""
+def _canonical(value: object) -> str:
+    """One text per value: the same for equal parameters, different for different ones.
+
+    JSON keeps ``1``, ``1.0``, ``True`` and ``"1"`` apart (they reach the notebook as different
+    values); keys are sorted, so the order of a grid file does not matter.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def run_name_for(sweep: str, settings: dict, fixed: dict | None = None) -> str:
+    """A readable, valid run name that is unique to the run's parameters.
+
+    The readable part is the sweep's name and the grid ``settings``; then comes a short hash
+    of every parameter, ``fixed`` ones included, so two runs share a name only if they share
+    every parameter: ``run_name_for("example", {"model": "cnn", "n_train": 2000},
+    {"profile": "smoke"})`` is ``example_model-cnn_n_train-2000_`` followed by 6 hex digits.
+    Only letters, digits, ``.``, ``_`` and ``-`` are kept (what 03's ``run_name`` accepts).
+    """
+    parameters = {**(fixed or {}), **settings}
+    digest = hashlib.sha256(_canonical(parameters).encode()).hexdigest()[:HASH_LENGTH]
     parts = [f"{key}-{value}" for key, value in settings.items()]
-    return re.sub(r"[^A-Za-z0-9._-]", "", "_".join([sweep, *parts]))
+    readable = re.sub(r"[^A-Za-z0-9._-]", "", "_".join([sweep, *parts]))[:READABLE_LENGTH]
+    return f"{readable}_{digest}"
+
+
+def _ran_with(run: Path, parameters: dict) -> bool:
+    """Whether ``run`` finished with exactly ``parameters`` (its ``sweep_params.json``)."""
+    try:
+        recorded = json.loads((run / PARAMS_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return _canonical(recorded) == _canonical(parameters)
+
+
+def _error_text(err: BaseException) -> str:
+    """``ename: evalue`` of a failing cell, else the exception's type and message."""
+    import papermill
+
+    if isinstance(err, papermill.PapermillExecutionError):
+        return f"{err.ename}: {err.evalue}"
+    message = str(err)
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+
+
+def _run_one(notebook: Path, run: Path, parameters: dict, tag: str) -> dict:
+    """Run (or skip) one combination; return its ``status``, ``error`` and metrics."""
+    from mnist_helpers.course import execute_notebook
+
+    result: dict = {"status": "done", "error": "", **dict.fromkeys(METRICS)}
+    metrics_file = run / "metrics.json"
+    try:
+        if metrics_file.is_file() and _ran_with(run, parameters):
+            result["status"] = "skipped"
+            print(f"{tag}: already done, skipped", flush=True)
+        else:
+            print(f"{tag}: running ...", flush=True)
+            # a failed run must not leave an old record that would make its old metrics count
+            (run / PARAMS_FILE).unlink(missing_ok=True)
+            # each run keeps its own figures; the committed figures/ stay untouched
+            execute_notebook(
+                notebook,
+                run / notebook.name,
+                {**parameters, "run_name": run.name},
+                figures=run / "figures",
+            )
+            if not metrics_file.is_file():
+                raise RuntimeError(f"{notebook.name} finished but wrote no {metrics_file}")
+        metrics = json.loads(metrics_file.read_text())
+        if result["status"] == "done":
+            write_text_atomic(run / PARAMS_FILE, json.dumps(parameters, indent=2, default=str))
+    except Exception as err:  # any failure (a cell, a dead kernel) stops this combination only
+        result.update(status="failed", error=_error_text(err))
+        print(f"{tag}: FAILED: {result['error']}", flush=True)
+        return result
+    result.update({key: metrics.get(key) for key in METRICS})
+    return result
 
 
 def run_sweep(grid_file: str | Path, notebook: str | Path | None = None) -> pd.DataFrame:
     """Run every combination of ``grid_file`` not already done; return the results table.
 
-    The table has one row per combination: its settings, ``run_name``, ``status`` (``done``,
-    ``skipped`` when it was done before, or ``failed``), ``error`` and the metrics of
-    ``metrics.json`` (``val_accuracy``, the one to choose by; ``test_accuracy``,
-    ``test_loss``, ``train_seconds``, ``parameters``, ``epochs_run``).
-    It is also written to ``runs/sweeps/<name>.csv`` with a plot ``<name>.png``.
+    The table has one row per combination: ``run_name``, its settings, ``status`` (``done``,
+    ``skipped`` when an earlier sweep finished it with the same parameters, or ``failed``),
+    ``error`` (what went wrong, for a failed one) and the metrics of ``metrics.json``
+    (``val_accuracy``, the one to choose by; ``test_accuracy``, ``test_loss``,
+    ``train_seconds``, ``parameters``, ``epochs_run``). It is written to
+    ``runs/sweeps/<name>.csv`` after every combination, and plotted to ``<name>.png`` at the
+    end.
+
+    Raises:
+        ValueError: the grid file is wrong (see ``load_grid``) or names a parameter the
+            notebook does not take; nothing has run then.
 
     Taught in 05.
     """
-    import papermill
-
-    from mnist_helpers.course import execute_notebook
-
     spec = load_grid(grid_file)
     notebook = Path(notebook or project_root() / "notebooks" / NOTEBOOK)
+    check_parameters(spec, notebook, grid_file)
     rows = []
     todo = combinations(spec["grid"])
     for i, settings in enumerate(todo, start=1):
-        name = run_name_for(spec["name"], settings)
-        run = runs_dir() / name
-        row = {"run_name": name, **settings, "status": "done", "error": ""}
-        if (run / "metrics.json").is_file():
-            row["status"] = "skipped"
-            print(f"[{i}/{len(todo)}] {name}: already done, skipped", flush=True)
-        else:
-            print(f"[{i}/{len(todo)}] {name}: running ...", flush=True)
-            parameters = {**spec["fixed"], **settings, "run_name": name}
-            try:
-                # each run keeps its own figures; the committed figures/ stay untouched
-                execute_notebook(notebook, run / notebook.name, parameters, figures=run / "figures")
-            except papermill.PapermillExecutionError as err:
-                row.update(status="failed", error=f"{err.ename}: {err.evalue}")
-                print(f"[{i}/{len(todo)}] {name}: FAILED: {row['error']}", flush=True)
-        if (run / "metrics.json").is_file() and row["status"] != "failed":
-            metrics = json.loads((run / "metrics.json").read_text())
-            for key in METRICS:
-                row[key] = metrics.get(key)
-        rows.append(row)
+        name = run_name_for(spec["name"], settings, spec["fixed"])
+        parameters = {**spec["fixed"], **settings}
+        result = _run_one(notebook, runs_dir() / name, parameters, f"[{i}/{len(todo)}] {name}")
+        rows.append({"run_name": name, **settings, **result})
+        # after every combination: an interrupted sweep keeps the rows that finished
+        save_results(pd.DataFrame(rows), spec["name"], list(spec["grid"]), plot=False)
     table = pd.DataFrame(rows)
     save_results(table, spec["name"], list(spec["grid"]))
     return table
 
 
-def save_results(table: pd.DataFrame, name: str, keys: list[str]) -> Path:
-    """Write ``table`` to ``runs/sweeps/<name>.csv`` and its plot to ``<name>.png``."""
-    from mnist_helpers.plots import plot_sweep
-
+def save_results(table: pd.DataFrame, name: str, keys: list[str], plot: bool = True) -> Path:
+    """Write ``table`` to ``runs/sweeps/<name>.csv`` (and, if ``plot``, its plot to
+    ``<name>.png``); return the CSV's path."""
     folder = runs_dir() / "sweeps"
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"
     with atomic_path(csv) as tmp:
         table.to_csv(tmp, index=False)
-    if "test_accuracy" in table and table["test_accuracy"].notna().any():
+    if plot and "test_accuracy" in table and table["test_accuracy"].notna().any():
+        from mnist_helpers.plots import plot_sweep
+
         fig = plot_sweep(table, keys, title=f"Sweep '{name}'")
         with atomic_path(folder / f"{name}.png") as tmp:
             fig.savefig(tmp, bbox_inches="tight")

@@ -83,3 +83,114 @@ def test_executed_notebooks_keep_no_local_paths(tmp_path):
     for committed in course.notebook_paths():
         record = nbformat.read(committed, as_version=4).metadata.get("papermill", {})
         assert "input_path" not in record, f"{committed.name} records a local path"
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def test_a_number_for_a_text_parameter_stays_text(tmp_path):
+    """`make run RUN_NAME=2024`: 03 takes only a text run_name, so 2024 must arrive as '2024'."""
+    pairs = [("run_name", "2024"), ("epochs", "3"), ("learning_rate", "1e-3"), ("model", "mlp")]
+    assert course.build_parameters(pairs) == {
+        "run_name": "2024",
+        "epochs": 3,
+        "learning_rate": 0.001,
+        "model": "mlp",
+    }
+    params = tmp_path / "params.yaml"
+    params.write_text("run_name: 2024\nseed: 7\nn_train: null\n")
+    assert course.build_parameters([], params) == {"run_name": "2024", "seed": 7, "n_train": None}
+    # the command line wins over the file, and keeps what was typed
+    assert course.build_parameters([("run_name", "007")], params)["run_name"] == "007"
+
+
+def test_text_parameters_are_those_with_a_text_default():
+    assert {"run_name", "model", "profile"} <= course.text_parameters()
+    assert not {"epochs", "seed", "learning_rate", "n_train", "tensorboard"} & (
+        course.text_parameters()
+    )
+    assert course.is_text_default('"full"') and not course.is_text_default("np.pi")
+
+
+def test_build_parameters_names_what_is_wrong(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['epochz'\].*'epochs'"):
+        course.build_parameters([("epochz", "3")])
+    params = tmp_path / "params.yaml"
+    params.write_text("- epochs\n")
+    with pytest.raises(ValueError, match="must hold a mapping of parameter: value"):
+        course.build_parameters([], params)
+
+
+def fake_papermill(calls: list[dict], fail: BaseException | None = None):
+    """A stand-in for papermill.execute_notebook: records the call, writes the output as a
+    real run would (outputs and papermill's metadata), then raises ``fail`` if given."""
+
+    def execute(input_path, output_path, parameters=None, cwd=None, **kwargs):
+        calls.append({"input": input_path, "output": output_path, "cwd": cwd, **parameters})
+        nb = nbformat.read(input_path, as_version=4)
+        code = [cell for cell in nb.cells if cell.cell_type == "code"]
+        code[-1].outputs = [nbformat.v4.new_output("stream", text="executed\n")]
+        nb.metadata["papermill"] = {"duration": 1.0, "input_path": input_path}
+        nbformat.write(nb, output_path)
+        if fail is not None:
+            raise fail
+
+    return execute
+
+
+def test_run_name_2024_reaches_the_notebook_as_text(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
+    calls: list[dict] = []
+    monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
+    assert course.main(["run", "--only", "03", "-p", "run_name", "2024", "-p", "seed", "7"]) == 0
+    assert len(calls) == 1 and calls[0]["input"].endswith("03_training.ipynb")
+    assert calls[0]["run_name"] == "2024" and calls[0]["seed"] == 7
+
+
+# ----------------------------------------------------------------------------- in place
+
+
+def make_tiny(folder):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = folder / "01_tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_notebooks_in_place_leave_the_tracked_file_as_it_was_when_a_run_fails(
+    tmp_path, monkeypatch
+):
+    """A kernel dying half-way (or Ctrl-C) must not leave a half-executed tracked notebook."""
+    import papermill
+
+    path = make_tiny(tmp_path)
+    before = path.read_bytes()
+    for failure in (RuntimeError("Kernel died"), KeyboardInterrupt()):
+        calls: list[dict] = []
+        monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls, failure))
+        with pytest.raises(type(failure)):
+            course.execute_notebooks([path], in_place=True)
+        assert len(calls) == 1  # it did run, and wrote a half-executed output somewhere
+        assert path.read_bytes() == before
+        assert [p.name for p in tmp_path.iterdir()] == ["01_tiny.ipynb"]  # no temporary file
+
+
+def test_notebooks_in_place_replace_the_tracked_file_once_finished(tmp_path, monkeypatch):
+    import papermill
+
+    path = make_tiny(tmp_path)
+    calls: list[dict] = []
+    monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
+    assert course.execute_notebooks([path], in_place=True) == [path]
+    # it ran the tracked notebook, in its own folder (relative paths work), into another file
+    assert calls[0]["input"] == str(path) and calls[0]["cwd"] == str(tmp_path)
+    assert calls[0]["output"] != str(path)
+    executed = nbformat.read(path, as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "executed\n"
+    assert "input_path" not in executed.metadata["papermill"]
+    assert [p.name for p in tmp_path.iterdir()] == ["01_tiny.ipynb"]
