@@ -95,20 +95,117 @@ def tta_proba(model, x: np.ndarray, shifts=TTA_SHIFTS, batch_size: int = 1000) -
     )
 
 
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Return the fraction of predictions equal to the labels."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+#: How far from 1 a row of ``proba`` may sum (float32 softmax outputs are off by ~1e-7).
+PROBA_SUM_TOLERANCE = 1e-3
+
+
+def _check_labels(name: str, values: object) -> np.ndarray:
+    """Return ``values`` as 1-D int64 digits 0-9, or raise a ValueError that says why not."""
+    labels = np.asarray(values)
+    if labels.ndim != 1:
+        hint = (
+            "if you have probabilities of shape (n, 10), take proba.argmax(axis=1)"
+            if labels.ndim == 2 and labels.shape[1] == 10
+            else "flatten a column of labels with .ravel()"
+        )
+        raise ValueError(
+            f"{name} must be a 1-D array of digit labels 0-9, got shape {labels.shape} ({hint})"
+        )
+    if len(labels) == 0:
+        raise ValueError(f"{name} is empty: there are no labels to evaluate (got shape (0,))")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"{name} must hold integer digit labels 0-9, got dtype {labels.dtype} "
+            f"(first values {labels[:3].tolist()}; whole numbers convert with .astype(int), "
+            "probabilities become labels with proba.argmax(axis=1))"
+        )
+    bad = np.unique(labels[(labels < 0) | (labels > 9)])
+    if bad.size:
+        shown = ", ".join(str(v) for v in bad[:5]) + (", ..." if bad.size > 5 else "")
+        raise ValueError(
+            f"{name} must hold digit labels 0-9, got {shown} "
+            f"({int(np.isin(labels, bad).sum())} of {len(labels)} values; MNIST has 10 classes, "
+            "so check that these are labels and not pixel values or indices)"
+        )
+    return labels.astype(np.int64)
+
+
+def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validate labels and predictions (see :func:`_check_labels`) and that their lengths match."""
+    y_true, y_pred = _check_labels("y_true", y_true), _check_labels("y_pred", y_pred)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true has shape {y_true.shape} but y_pred {y_pred.shape}")
+        raise ValueError(
+            f"y_true has shape {y_true.shape} but y_pred {y_pred.shape}: pass one prediction "
+            "per label, for the same images in the same order"
+        )
+    return y_true, y_pred
+
+
+def _check_proba(y_true: object, proba: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validate labels and a ``(n, 10)`` array of probabilities for the same ``n`` images."""
+    y_true = _check_labels("y_true", y_true)
+    proba = np.asarray(proba)
+    if proba.ndim != 2 or proba.shape[1] != 10:
+        raise ValueError(
+            f"proba must have shape (n, 10), one row of 10 probabilities per image, got shape "
+            f"{proba.shape} (use evaluation.predict_proba(model, x_test), not predicted labels)"
+        )
+    if len(proba) != len(y_true):
+        raise ValueError(
+            f"proba has {len(proba)} rows but y_true {len(y_true)} labels (shape {proba.shape} "
+            f"vs {y_true.shape}): pass the probabilities of the same images, in the same order"
+        )
+    if not np.issubdtype(proba.dtype, np.number) or not np.isfinite(proba).all():
+        raise ValueError(
+            f"proba must hold finite numbers, got dtype {proba.dtype} with NaN, infinite or "
+            "non-numeric values (check the model's output)"
+        )
+    sums = proba.sum(axis=1)
+    if proba.min() < 0 or proba.max() > 1 or np.abs(sums - 1).max() > PROBA_SUM_TOLERANCE:
+        raise ValueError(
+            "proba must hold probabilities (each in 0..1, each row summing to 1), got values "
+            f"from {proba.min():.3g} to {proba.max():.3g} and row sums from {sums.min():.3g} "
+            f"to {sums.max():.3g} (if these are logits, apply a softmax first)"
+        )
+    return y_true, proba
+
+
+def _check_positive_int(name: str, value: object, example: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r} (e.g. {example})")
+    return int(value)
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Return the fraction of predictions equal to the labels.
+
+    Args:
+        y_true: the true digits, a 1-D array of integers 0-9.
+        y_pred: the predicted digits, same shape (``proba.argmax(axis=1)``).
+
+    Raises:
+        ValueError: the arrays are not 1-D integer labels 0-9 of one length; the message
+            names the bad shape or values.
+
+    Taught in 04.
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
 
 
 def confusion_matrix_frame(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
     """Return the 10x10 confusion matrix: rows are true digits, columns predicted ones.
 
+    Args:
+        y_true: the true digits, a 1-D array of integers 0-9.
+        y_pred: the predicted digits, same shape.
+
+    Raises:
+        ValueError: as :func:`accuracy`.
+
     Taught in 04.
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = _check_pair(y_true, y_pred)
     counts = np.zeros((10, 10), dtype=int)
     np.add.at(counts, (y_true, y_pred), 1)
     return pd.DataFrame(
@@ -122,7 +219,13 @@ def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
     """Return precision, recall, F1 and support of each digit as a DataFrame.
 
     Precision: of the images predicted as this digit, the share that are. Recall: of the
-    images of this digit, the share found. F1: their harmonic mean. Taught in 04.
+    images of this digit, the share found. F1: their harmonic mean. A digit never predicted
+    (or never present) gets 0 rather than a division by zero.
+
+    Raises:
+        ValueError: as :func:`accuracy`.
+
+    Taught in 04.
     """
     cm = confusion_matrix_frame(y_true, y_pred).to_numpy()
     hits = np.diag(cm)
@@ -139,8 +242,24 @@ def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
 
 
 def most_confused_pairs(cm: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """Return the ``k`` largest off-diagonal cells: which digit was taken for which, how often."""
-    values = cm.to_numpy().copy()
+    """Return the ``k`` largest off-diagonal cells: which digit was taken for which, how often.
+
+    Args:
+        cm: the 10x10 confusion matrix of :func:`confusion_matrix_frame`.
+        k: how many pairs at most (pairs never confused are left out).
+
+    Raises:
+        ValueError: ``cm`` is not 10x10, or ``k`` is not a positive integer.
+
+    Taught in 04.
+    """
+    values = np.asarray(cm).copy()
+    if values.shape != (10, 10):
+        raise ValueError(
+            f"cm must be the 10x10 confusion matrix, got shape {values.shape} "
+            "(make it with evaluation.confusion_matrix_frame(y_true, y_pred))"
+        )
+    k = _check_positive_int("k", k, "k=5")
     np.fill_diagonal(values, 0)
     order = np.argsort(-values, axis=None, kind="stable")[:k]
     rows = [
@@ -156,9 +275,18 @@ def mistakes_frame(y_true: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
 
     Columns: ``index`` (into the test set), ``true``, ``predicted``, ``confidence`` (the
     probability given to the wrong prediction) and ``p_true`` (given to the right answer).
+
+    Args:
+        y_true: the true digits, a 1-D array of ``n`` integers 0-9.
+        proba: the model's probabilities, shape ``(n, 10)``, each row summing to 1.
+
+    Raises:
+        ValueError: a bad shape, a label outside 0-9, or values that are not probabilities;
+            the message names them.
+
     Taught in 04.
     """
-    y_true = np.asarray(y_true)
+    y_true, proba = _check_proba(y_true, proba)
     predicted = proba.argmax(axis=1)
     wrong = np.flatnonzero(predicted != y_true)
     frame = pd.DataFrame(
@@ -178,10 +306,17 @@ def calibration_table(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10) -
 
     A well-calibrated model that says "90 %" is right 90 % of the time. Returns one row per
     non-empty bin: ``low``, ``high``, ``count``, ``confidence`` (mean) and ``accuracy``.
+    Bins are ``(low, high]``, of equal width.
+
+    Raises:
+        ValueError: as :func:`mistakes_frame`, or ``n_bins`` is not a positive integer.
+
     Taught in 04.
     """
+    y_true, proba = _check_proba(y_true, proba)
+    n_bins = _check_positive_int("n_bins", n_bins, "n_bins=10")
     confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == np.asarray(y_true)
+    correct = proba.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
     rows = []
@@ -201,6 +336,29 @@ def calibration_table(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10) -
 
 
 def expected_calibration_error(table: pd.DataFrame) -> float:
-    """Return the expected calibration error: the count-weighted mean |accuracy - confidence|."""
-    weights = table["count"] / table["count"].sum()
+    """Return the expected calibration error: the count-weighted mean |accuracy - confidence|.
+
+    Args:
+        table: what :func:`calibration_table` returns.
+
+    Raises:
+        ValueError: ``table`` lacks the columns ``count``, ``confidence`` and ``accuracy``,
+            or counts no prediction.
+
+    Taught in 04.
+    """
+    needed = ["count", "confidence", "accuracy"]
+    columns = list(getattr(table, "columns", []))
+    if not isinstance(table, pd.DataFrame) or not set(needed) <= set(columns):
+        raise ValueError(
+            f"table must be a DataFrame with columns {needed}, got {type(table).__name__} "
+            f"with columns {columns} (make it with evaluation.calibration_table(y_true, proba))"
+        )
+    total = table["count"].sum()
+    if not total > 0:
+        raise ValueError(
+            f"table counts {total} predictions: there is nothing to average "
+            "(make it with evaluation.calibration_table(y_true, proba) on non-empty data)"
+        )
+    weights = table["count"] / total
     return float((weights * (table["accuracy"] - table["confidence"]).abs()).sum())

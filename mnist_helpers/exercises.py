@@ -15,21 +15,78 @@ lines between the SOLUTION markers are replaced by ``# YOUR CODE HERE`` and
 
 A checker gets the answer and returns ``None`` when it is right, or a hint. Checkers compute
 the right answer themselves (from the data or the package) and never print it.
+
+Two kinds of failure are kept apart. An error raised by the learner's answer (a function that
+crashes, an answer of the wrong type) is the learner's to fix: ``check`` prints it as a hint.
+An error in the checker's own set-up (MNIST not downloaded, a broken install) is not: the
+checker does that work inside :func:`course_setup`, which turns any failure into a
+:class:`CourseSetupError` that ``check`` raises, with a message that says how to fix the set-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
-from mnist_helpers.idx import parse_idx_header
-from mnist_helpers.preprocess import box_size
+from mnist_helpers.idx import encode_idx, parse_idx_header
+from mnist_helpers.preprocess import box_size, center_of_mass
 
 Checker = Callable[[object], "str | None"]
 
 #: id -> (one-line title, checker). Filled by the ``@exercise`` decorator below.
 EXERCISES: dict[str, tuple[str, Checker]] = {}
+
+
+class CourseSetupError(RuntimeError):
+    """The checker could not do its own set-up (e.g. MNIST is missing): not the learner's fault.
+
+    The message says what failed and how to fix the course set-up (e.g. ``make data``).
+    """
+
+
+#: How to fix a set-up failure that comes from the MNIST files.
+FIX_DATA = (
+    "To fix: in a terminal, in the course folder, run `make data` (or "
+    "`python -m mnist_helpers.data`; offline, see its message), then run this cell again."
+)
+#: How to fix any other set-up failure: the install, or a bug in the course itself.
+FIX_INSTALL = (
+    "To fix: reinstall the course's environment with `make setup` and restart the kernel; "
+    "if it happens again, tell your instructor and quote this message."
+)
+
+
+def _is_data_problem(err: BaseException) -> bool:
+    """Whether ``err`` comes from loading the MNIST files (missing, corrupt or unreadable)."""
+    from mnist_helpers.data import ChecksumError, MnistNotFoundError
+    from mnist_helpers.idx import IDXFormatError
+
+    return isinstance(err, (MnistNotFoundError, ChecksumError, IDXFormatError, OSError))
+
+
+@contextmanager
+def course_setup(what: str) -> Iterator[None]:
+    """Run a checker's own set-up: any error inside becomes a :class:`CourseSetupError`.
+
+    Checkers wrap in it the work that does not involve the learner's answer (loading the
+    data, computing the right answer), so that a failure there is reported as a problem with
+    the course set-up rather than as a hint about the answer::
+
+        with course_setup("the MNIST training labels"):
+            labels = load_mnist(normalize=False).y_train
+    """
+    try:
+        yield
+    except CourseSetupError:
+        raise
+    except Exception as err:
+        fix = FIX_DATA if _is_data_problem(err) else FIX_INSTALL
+        raise CourseSetupError(
+            f"this exercise could not be checked because of the course set-up, not your "
+            f"answer: getting {what} failed ({type(err).__name__}: {err}). {fix}"
+        ) from err
 
 
 def exercise(exercise_id: str, title: str) -> Callable[[Checker], Checker]:
@@ -45,7 +102,16 @@ def exercise(exercise_id: str, title: str) -> Callable[[Checker], Checker]:
 
 
 def hint_for(exercise_id: str, answer: object) -> str | None:
-    """Return ``None`` if ``answer`` solves ``exercise_id``, else a hint (no printing)."""
+    """Return ``None`` if ``answer`` solves ``exercise_id``, else a hint (no printing).
+
+    An error raised by the answer becomes a hint ("your answer could not be checked ...").
+
+    Raises:
+        KeyError: there is no exercise ``exercise_id``; the message lists those there are.
+        NotImplementedError: the answer is the student edition's stub (not done yet).
+        CourseSetupError: the checker's own set-up failed (e.g. MNIST is missing); the
+            message says how to fix the course set-up.
+    """
     if exercise_id not in EXERCISES:
         known = ", ".join(sorted(EXERCISES)) or "none"
         raise KeyError(f"no exercise {exercise_id!r}; the exercises are: {known}")
@@ -54,12 +120,18 @@ def hint_for(exercise_id: str, answer: object) -> str | None:
         return checker(answer)
     except NotImplementedError:  # the student edition's stub: the exercise is not done yet
         raise
+    except CourseSetupError:  # the course's problem, not the answer's: never a hint
+        raise
     except Exception as err:  # a wrong type of answer should give a hint, not a traceback
         return f"your answer could not be checked ({type(err).__name__}: {err})"
 
 
 def check(exercise_id: str, answer: object) -> None:
     """Check ``answer`` to exercise ``exercise_id`` and print the verdict: correct, or a hint.
+
+    Raises:
+        CourseSetupError: the exercise could not be checked because of the course set-up
+            (e.g. MNIST is missing), not the answer; the message says how to fix it.
 
     Taught in every notebook's exercises.
     """
@@ -107,7 +179,9 @@ def expect_function(
     if not callable(answer):
         return f"the answer should be a function, got {type(answer).__name__}"
     for args in cases:
-        got, right = answer(*args), reference(*args)
+        with course_setup("the right answer"):
+            right = reference(*args)
+        got = answer(*args)
         if isinstance(right, tuple):
             ok = isinstance(got, (tuple, list)) and len(got) == len(right)
             ok = ok and all(np.allclose(g, r, atol=atol) for g, r in zip(got, right, strict=True))
@@ -130,10 +204,16 @@ def _probabilities(n: int, seed: int) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _train_labels() -> np.ndarray:
+def _raw_mnist():
+    """The raw (uint8) MNIST, as the checkers of 01 need it; a failure is a set-up problem."""
     from mnist_helpers.data import load_mnist
 
-    return load_mnist(normalize=False).y_train
+    with course_setup("the MNIST data"):
+        return load_mnist(normalize=False)
+
+
+def _train_labels() -> np.ndarray:
+    return _raw_mnist().y_train
 
 
 # --------------------------------------------------------------------------- 01 data exploration
@@ -147,9 +227,7 @@ def _check_01_1(answer):
 
 @exercise("01.2", "the digit with the most ink")
 def _check_01_2(answer):
-    from mnist_helpers.data import load_mnist
-
-    raw = load_mnist(normalize=False)
+    raw = _raw_mnist()
     ink = [raw.x_train[raw.y_train == d].mean() for d in range(10)]
     return expect_number(
         answer, int(np.argmax(ink)), "average every pixel of each digit's images, then take argmax"
@@ -164,10 +242,9 @@ def _idx_header(data: bytes) -> tuple[int, tuple[int, ...]]:
 
 @exercise("01.3", "read an IDX header by hand")
 def _check_01_3(answer):
-    from mnist_helpers.idx import encode_idx
-
     arrays = [np.zeros((3, 4, 5), np.uint8), np.zeros(7, np.uint8), np.zeros((2, 300), np.uint8)]
-    cases = [(encode_idx(a),) for a in arrays]
+    with course_setup("the test files"):
+        cases = [(encode_idx(a),) for a in arrays]
     return expect_function(
         answer,
         cases,
@@ -243,14 +320,16 @@ def _best_epoch(history) -> int:
 
 @exercise("03.3", "the best epoch")
 def _check_03_3(answer):
-    import pandas as pd
+    with course_setup("the test histories"):
+        import pandas as pd
 
-    rng = _rng(3)
-    cases = []
-    for n in (3, 6, 12):
-        frame = pd.DataFrame({"epoch": range(n), "val_accuracy": rng.random(n).round(2)})
+        rng = _rng(3)
+        cases = []
+        for n in (3, 6, 12):
+            frame = pd.DataFrame({"epoch": range(n), "val_accuracy": rng.random(n).round(2)})
+            cases.append((frame,))
+        frame = pd.DataFrame({"epoch": range(4), "val_accuracy": [0.9, 0.95, 0.95, 0.93]})
         cases.append((frame,))
-    cases.append((pd.DataFrame({"epoch": range(4), "val_accuracy": [0.9, 0.95, 0.95, 0.93]}),))
     return expect_function(
         answer,
         cases,
@@ -369,8 +448,6 @@ def _check_06_1(answer):
 
 @exercise("06.2", "a centre of mass by hand")
 def _check_06_2(answer):
-    from mnist_helpers.preprocess import center_of_mass
-
     rng = _rng(62)
     cases = [(rng.random((28, 28)),), (np.pad(rng.random((5, 3)), ((2, 10), (7, 1))),)]
     return expect_function(

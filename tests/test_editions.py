@@ -100,6 +100,127 @@ def test_check_prints_a_verdict_and_a_hint(capsys):
         exercises.EXERCISES.pop("99.1")
 
 
+# --------------------------------------------------------------------------- where editions go
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    """A tiny course (two notebooks, a samples folder) as the project root; returns its path."""
+    root = tmp_path / "course"
+    (root / "notebooks").mkdir(parents=True)
+    for name in ("01_one.ipynb", "02_two.ipynb"):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(SOLVED)]
+        nbformat.write(nb, root / "notebooks" / name)
+    (root / "samples").mkdir()
+    (root / "samples" / "digit.png").write_bytes(b"png")
+    monkeypatch.setattr(editions, "project_root", lambda: root)
+    return root
+
+
+def tree(folder):
+    """Every file under ``folder`` (relative path -> bytes), to compare before and after."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".partial"))
+
+
+def test_a_non_empty_folder_of_your_own_is_refused_and_left_untouched(course, tmp_path, capsys):
+    documents = tmp_path / "Documents"
+    (documents / "photos").mkdir(parents=True)
+    (documents / "thesis.txt").write_text("four years of work")
+    (documents / "photos" / "cat.jpg").write_bytes(b"cat")
+    before = tree(documents)
+
+    assert editions.main(["student", "--output", str(documents)]) == 1
+    err = capsys.readouterr().err
+    assert f"refusing to replace {documents}" in err
+    assert editions.MARKER in err and "--output" in err and "Nothing was changed" in err
+    with pytest.raises(editions.NotAnEditionError, match="not an edition"):
+        editions.build_edition("instructor", documents)
+    assert tree(documents) == before
+    assert leftovers(tmp_path) == []
+
+
+def test_a_folder_of_notebooks_that_is_not_an_edition_is_refused_too(course):
+    # e.g. --output notebooks: the sources themselves must never be replaced by an edition
+    with pytest.raises(editions.NotAnEditionError, match=r"no \.mnist-edition file"):
+        editions.build_edition("student", course / "notebooks")
+    assert "### BEGIN SOLUTION" in (course / "notebooks" / "01_one.ipynb").read_text()
+
+
+def test_a_file_is_refused_as_output(course, tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    with pytest.raises(editions.NotAnEditionError, match="it is a file"):
+        editions.build_edition("student", target)
+    assert target.read_text() == "mine"
+
+
+def test_a_new_or_empty_folder_gets_a_marked_edition(course, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for output in (empty, tmp_path / "new" / "student"):
+        written = editions.build_edition("student", output)
+        assert [p.name for p in written] == ["01_one.ipynb", "02_two.ipynb"]
+        assert all(p.is_file() for p in written)
+        assert (output / "samples" / "digit.png").read_bytes() == b"png"
+        assert editions.is_edition(output)
+        assert "NotImplementedError" in (output / "01_one.ipynb").read_text()
+
+
+def test_an_existing_edition_is_replaced_whole(course, tmp_path):
+    output = tmp_path / "student"
+    editions.build_edition("instructor", output)
+    (output / "stale.ipynb").write_text("{}")
+    editions.build_edition("student", output)
+    assert not (output / "stale.ipynb").exists()
+    assert "NotImplementedError" in (output / "01_one.ipynb").read_text()
+    assert editions.is_edition(output)
+    assert leftovers(tmp_path) == []
+
+
+def test_the_default_folder_built_before_the_marker_is_still_replaced(course):
+    # dist/<edition> as older versions built it: notebooks and samples/, no marker
+    old = course / "dist" / "student"
+    (old / "samples").mkdir(parents=True)
+    (old / "01_one.ipynb").write_text("{}")
+    editions.build_edition("student")
+    assert editions.is_edition(old)
+    (old / editions.MARKER).unlink()
+    (old / "my_notes.txt").write_text("mine")  # anything else there: refused
+    with pytest.raises(editions.NotAnEditionError):
+        editions.build_edition("student")
+    assert (old / "my_notes.txt").read_text() == "mine"
+
+
+def test_a_failed_build_leaves_no_temporary_folder_and_the_old_edition(
+    course, tmp_path, monkeypatch
+):
+    output = tmp_path / "student"
+    editions.build_edition("student", output)
+    before = tree(output)
+    stray = tmp_path / ".student.partial"  # the fixed name older versions used, now someone's
+    stray.mkdir()
+    (stray / "keep.txt").write_text("keep")
+    temporary = []
+
+    def failing_student_notebook(nb, name="notebook"):
+        temporary.extend(tmp_path.glob(".student.*.partial"))
+        raise SolutionMarkerError(f"{name}, cell 0: ### BEGIN SOLUTION without ### END SOLUTION")
+
+    monkeypatch.setattr(editions, "student_notebook", failing_student_notebook)
+    with pytest.raises(SolutionMarkerError):
+        editions.build_edition("student", output)
+    assert len(temporary) == 1 and temporary[0] != stray, "a unique temporary folder beside it"
+    assert not temporary[0].exists()
+    assert leftovers(tmp_path) == [".student.partial"]
+    assert (stray / "keep.txt").read_text() == "keep"
+    assert tree(output) == before
+
+
 #: Quick settings for each notebook's parameters (only those a notebook declares are used).
 STUDENT_RUN = {
     "profile": "smoke",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mnist_helpers.evaluation import (
@@ -113,3 +114,191 @@ def test_tta_averages_over_shifted_copies():
     x[0, 0, 0, 0] = 1.0
     # only the unshifted copy (and shifts that roll it back in: none here) see the pixel
     assert tta_proba(TopLeftPixel(), x)[0, 0] == pytest.approx(1 / 5)
+
+
+# --------------------------------------------------------------------------- against scikit-learn
+
+
+def random_predictions(seed: int, n: int = 500, skill: float = 0.7):
+    """Labels, probabilities and predicted labels where about ``skill`` of the answers are right.
+
+    Digit 9 never appears in ``y_true`` and digit 8 is never predicted, so that the
+    zero-support and never-predicted corners are compared too.
+    """
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, 9, size=n)
+    logits = rng.normal(size=(n, 10))
+    logits[np.arange(n), y_true] += np.where(rng.random(n) < skill, 4.0, 0.0)
+    logits[:, 8] -= 100.0
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    return y_true, proba, proba.argmax(axis=1)
+
+
+SEEDS = [0, 1, 2]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_accuracy_and_confusion_matrix_agree_with_scikit_learn(seed):
+    from sklearn import metrics
+
+    y_true, _, y_pred = random_predictions(seed)
+    assert accuracy(y_true, y_pred) == pytest.approx(metrics.accuracy_score(y_true, y_pred))
+    expected = metrics.confusion_matrix(y_true, y_pred, labels=range(10))
+    np.testing.assert_array_equal(confusion_matrix_frame(y_true, y_pred).to_numpy(), expected)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_per_class_report_agrees_with_scikit_learn(seed):
+    from sklearn import metrics
+
+    y_true, _, y_pred = random_predictions(seed)
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        y_true, y_pred, labels=range(10), zero_division=0
+    )
+    report = per_class_report(y_true, y_pred)
+    np.testing.assert_allclose(report["precision"], precision)
+    np.testing.assert_allclose(report["recall"], recall)
+    np.testing.assert_allclose(report["f1"], f1)
+    np.testing.assert_array_equal(report["support"], support)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mistakes_frame_agrees_with_scikit_learn(seed):
+    from sklearn import metrics
+
+    y_true, proba, y_pred = random_predictions(seed)
+    mistakes = mistakes_frame(y_true, proba)
+    assert len(mistakes) == round((1 - metrics.accuracy_score(y_true, y_pred)) * len(y_true))
+    # the mistakes, counted per (true, predicted) pair, are the confusion matrix off its diagonal
+    off_diagonal = metrics.confusion_matrix(y_true, y_pred, labels=range(10))
+    np.fill_diagonal(off_diagonal, 0)
+    counted = np.zeros((10, 10), dtype=int)
+    np.add.at(counted, (mistakes["true"], mistakes["predicted"]), 1)
+    np.testing.assert_array_equal(counted, off_diagonal)
+    assert mistakes["confidence"].is_monotonic_decreasing
+    # p_true is what the model gave the right digit: top-2 accuracy is the top-1 hits plus
+    # the mistakes whose p_true was the runner-up
+    np.testing.assert_array_equal(mistakes["p_true"], proba[mistakes["index"], mistakes["true"]])
+    runner_up = np.sort(proba[mistakes["index"]], axis=1)[:, -2]
+    rescued = int(np.sum(mistakes["p_true"].to_numpy() == runner_up))
+    top2 = metrics.top_k_accuracy_score(y_true, proba, k=2, labels=range(10))
+    assert top2 == pytest.approx((len(y_true) - len(mistakes) + rescued) / len(y_true))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_calibration_table_and_error_agree_with_scikit_learn(seed):
+    from sklearn import calibration
+
+    y_true, proba, y_pred = random_predictions(seed)
+    table = calibration_table(y_true, proba, n_bins=10)
+    correct = (y_pred == y_true).astype(int)
+    confidence = proba.max(axis=1)
+    accuracy_per_bin, confidence_per_bin = calibration.calibration_curve(
+        correct, confidence, n_bins=10, strategy="uniform"
+    )
+    np.testing.assert_allclose(table["accuracy"], accuracy_per_bin)
+    np.testing.assert_allclose(table["confidence"], confidence_per_bin)
+    assert table["count"].sum() == len(y_true)
+    bins = np.clip(np.ceil(confidence * 10).astype(int) - 1, 0, 9)
+    ece = sum(
+        np.sum(bins == b)
+        / len(y_true)
+        * abs(correct[bins == b].mean() - confidence[bins == b].mean())
+        for b in np.unique(bins)
+    )
+    assert expected_calibration_error(table) == pytest.approx(ece)
+
+
+# --------------------------------------------------------------------------- bad inputs are refused
+
+GOOD_TRUE = np.array([0, 1, 2])
+GOOD_PROBA = np.eye(10)[[0, 1, 3]]
+
+LABEL_FUNCTIONS = {
+    "accuracy": accuracy,
+    "confusion_matrix_frame": confusion_matrix_frame,
+    "per_class_report": per_class_report,
+}
+PROBA_FUNCTIONS = {"mistakes_frame": mistakes_frame, "calibration_table": calibration_table}
+
+BAD_LABELS = {
+    "a column (n, 1)": (np.array([[0], [1], [2]]), r"1-D .*got shape \(3, 1\)"),
+    "probabilities": (GOOD_PROBA, r"got shape \(3, 10\).*argmax"),
+    "a label of 10": (np.array([0, 10, 2]), r"0-9, got 10 "),
+    "a label of -1": (np.array([0, -1, 2]), r"0-9, got -1 "),
+    "floats": (np.array([0.0, 1.5, 2.0]), r"integer .*got dtype float64"),
+    "a different length": (np.array([0, 1]), r"\(3,\).*\(2,\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LABELS))
+@pytest.mark.parametrize("function", sorted(LABEL_FUNCTIONS))
+def test_label_metrics_refuse_bad_predictions_naming_them(function, case):
+    bad, message = BAD_LABELS[case]
+    with pytest.raises(ValueError, match=message):
+        LABEL_FUNCTIONS[function](GOOD_TRUE, bad)
+
+
+@pytest.mark.parametrize("case", sorted(set(BAD_LABELS) - {"a different length"}))
+@pytest.mark.parametrize("function", sorted(LABEL_FUNCTIONS | PROBA_FUNCTIONS))
+def test_every_metric_refuses_bad_true_labels_naming_them(function, case):
+    bad, message = BAD_LABELS[case]
+    other = GOOD_PROBA if function in PROBA_FUNCTIONS else GOOD_TRUE
+    with pytest.raises(ValueError, match=f"y_true .*{message}"):
+        (LABEL_FUNCTIONS | PROBA_FUNCTIONS)[function](bad, other)
+
+
+def test_a_column_of_predictions_no_longer_broadcasts_into_the_confusion_matrix():
+    # this used to count 9 cells for 3 images
+    with pytest.raises(ValueError, match=r"y_pred must be a 1-D .*\(3, 1\).*ravel"):
+        confusion_matrix_frame(GOOD_TRUE, GOOD_TRUE[:, None])
+
+
+BAD_PROBA = {
+    "labels instead": (np.array([0, 1, 3]), r"shape \(n, 10\).*got shape \(3,\)"),
+    "9 classes": (np.eye(9)[[0, 1, 3]], r"shape \(n, 10\).*got shape \(3, 9\)"),
+    "too few rows": (GOOD_PROBA[:2], r"2 rows but y_true 3 labels"),
+    "logits": (GOOD_PROBA * 7 - 2, r"probabilities .*from -2 to 5.*softmax"),
+    "rows not summing to 1": (GOOD_PROBA * 0.5, r"row sums from 0.5 to 0.5"),
+    "NaN": (np.where(GOOD_PROBA == 1, np.nan, 0.0), r"finite"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PROBA))
+@pytest.mark.parametrize("function", sorted(PROBA_FUNCTIONS))
+def test_probability_metrics_refuse_what_is_not_n_by_10_probabilities(function, case):
+    bad, message = BAD_PROBA[case]
+    with pytest.raises(ValueError, match=f"proba .*{message}"):
+        PROBA_FUNCTIONS[function](GOOD_TRUE, bad)
+
+
+def test_empty_labels_are_refused_rather_than_giving_nan():
+    with pytest.raises(ValueError, match="y_true is empty"):
+        accuracy(np.array([], dtype=int), np.array([], dtype=int))
+
+
+def test_small_integer_types_and_lists_are_accepted():
+    assert accuracy([0, 1, 2], np.array([0, 1, 3], dtype=np.uint8)) == pytest.approx(2 / 3)
+    assert confusion_matrix_frame(GOOD_TRUE.astype(np.uint8), [0, 1, 2]).to_numpy().trace() == 3
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: most_confused_pairs(np.zeros((9, 9))), r"10x10 .*got shape \(9, 9\)"),
+        (lambda: most_confused_pairs(confusion_matrix_frame(Y_TRUE, Y_PRED), k=0), "k must"),
+        (lambda: calibration_table(GOOD_TRUE, GOOD_PROBA, n_bins=0), "n_bins must .*got 0"),
+        (lambda: expected_calibration_error(pd.DataFrame({"x": [1]})), r"columns \['x'\]"),
+        (
+            lambda: expected_calibration_error(
+                pd.DataFrame({"count": [0], "confidence": [0.5], "accuracy": [0.5]})
+            ),
+            "counts 0 predictions",
+        ),
+    ],
+    ids=["cm shape", "k", "n_bins", "table columns", "empty table"],
+)
+def test_other_arguments_are_checked_with_a_clear_message(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

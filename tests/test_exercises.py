@@ -13,9 +13,11 @@ import nbformat
 import numpy as np
 import pytest
 
+import mnist_helpers.data as data
 from mnist_helpers import exercises
 from mnist_helpers.course import notebook_paths
-from mnist_helpers.exercises import AUGMENTATIONS, hint_for
+from mnist_helpers.exercises import AUGMENTATIONS, CourseSetupError, hint_for
+from mnist_helpers.idx import IDXFormatError
 
 CHECK_CALL = re.compile(r'^check\("(\d\d\.\d)", (\w+)\)$', re.M)
 
@@ -109,3 +111,80 @@ def test_a_stub_answer_raises_not_implemented_error():
 def test_a_hint_never_prints_the_right_number(capsys):
     exercises.check("02.1", 1)
     assert str(5 * 5 * 3 * 16 + 16) not in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------ set-up vs answer errors
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        data.MnistNotFoundError("Could not get verified MNIST files. Tried: nothing"),
+        data.ChecksumError("train-labels-idx1-ubyte: 12 bytes, expected 60008"),
+        IDXFormatError("train-labels-idx1-ubyte: truncated"),
+        FileNotFoundError("/course/cache lacks train-labels-idx1-ubyte"),
+    ],
+    ids=lambda err: type(err).__name__,
+)
+@pytest.mark.parametrize("exercise_id", ["01.1", "01.2"])
+def test_missing_mnist_is_a_set_up_problem_not_a_wrong_answer(
+    exercise_id, error, monkeypatch, capsys
+):
+    def failing_loader(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(data, "load_mnist", failing_loader)
+    with pytest.raises(
+        CourseSetupError, match=r"course set-up, not your answer.*`make data`"
+    ) as info:
+        exercises.check(exercise_id, 6265)
+    assert str(error) in str(info.value), "the message shows what went wrong"
+    assert info.value.__cause__ is error, "the original error stays in the traceback"
+    assert capsys.readouterr().out == "", "no verdict, and no hint blaming the answer"
+    with pytest.raises(CourseSetupError):
+        hint_for(exercise_id, 6265)
+
+
+def test_a_crash_in_the_learners_function_is_still_a_hint_whatever_its_type(capsys):
+    def convolve(image, kernel):
+        raise FileNotFoundError("my_kernel.npy")  # the learner's own code failed
+
+    exercises.check("02.3", convolve)
+    out = capsys.readouterr().out
+    assert "02.3 (a convolution in numpy): not yet. Hint: your answer could not be checked" in out
+    assert "FileNotFoundError: my_kernel.npy" in out and "make" not in out
+
+
+def test_a_wrong_type_of_answer_is_still_a_hint(capsys):
+    exercises.check("02.2", ("a", "b"))
+    assert "not yet. Hint: your answer could not be checked (ValueError" in capsys.readouterr().out
+
+
+def test_a_failing_reference_is_a_set_up_problem_that_says_to_reinstall(capsys):
+    exercises.EXERCISES.pop("99.2", None)
+
+    def broken_reference(x):
+        raise RuntimeError("a bug in the course")
+
+    @exercises.exercise("99.2", "a broken checker")
+    def _(answer):
+        return exercises.expect_function(answer, [(1,)], broken_reference, "hint")
+
+    try:
+        with pytest.raises(
+            CourseSetupError, match=r"RuntimeError: a bug in the course.*make setup"
+        ):
+            exercises.check("99.2", lambda x: x)
+        assert capsys.readouterr().out == ""
+    finally:
+        exercises.EXERCISES.pop("99.2")
+
+
+def test_top2_reference_agrees_with_scikit_learn():
+    from sklearn import metrics
+
+    for seed in (43, 44, 45):
+        y_true = np.random.default_rng(seed).integers(0, 10, 300)
+        proba = exercises._probabilities(300, seed)
+        expected = metrics.top_k_accuracy_score(y_true, proba, k=2, labels=range(10))
+        assert exercises._top2_accuracy(y_true, proba) == pytest.approx(expected)
