@@ -174,8 +174,11 @@ class Predictor:
     set-up on every call; a traced function called directly costs well under a millisecond
     for one image.
 
-    Taught in 06.
+    Taught in 06. :mod:`mnist_helpers.runtimes` has faster ones, on an exported model.
     """
+
+    #: Which engine runs the model (see :mod:`mnist_helpers.runtimes`).
+    runtime = "keras"
 
     def __init__(self, model) -> None:
         import tensorflow as tf
@@ -218,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line; returns the exit status.
 
     0: every image was predicted; 1: some image could not be read (the others are still
-    predicted); 2: no image was given, or the model file is missing, refused or invalid.
+    predicted); 2: no image was given, or the model file is missing, refused or invalid, or
+    the runtime asked for is not installed or has no up-to-date exported model.
     """
     parser = argparse.ArgumentParser(
         prog="python -m mnist_helpers.predict",
@@ -230,6 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--top", type=int, default=3, help="how many digits to show (1-10)")
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "litert", "onnx", "keras"),
+        default="auto",
+        help="the engine that runs the model (default: the fastest with an up-to-date export "
+        "beside the model, else keras; see python -m mnist_helpers.export)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="say which runtime is used, and why (stderr)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.top <= 10:
         parser.error(f"--top must be from 1 to 10, got {args.top}")
@@ -244,13 +258,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from mnist_helpers.preprocess import ImageError, mnist_like
+    from mnist_helpers.runtimes import choose_runtime, load_predictor
 
+    model_path = args.model or runs_dir() / "default" / "model.keras"
     try:
-        model = load_model_safely(args.model or runs_dir() / "default" / "model.keras")
-    except (FileNotFoundError, ValueError) as err:  # ModelFileError, UnsafeModelError
+        runtime, why = choose_runtime(model_path, args.runtime)
+        predictor = load_predictor(model_path, runtime)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        # ModelFileError, UnsafeModelError, ExportNeededError, MissingRuntimeError
         print(f"predict: {err}", file=sys.stderr)
         return 2
-    predictor = Predictor(model)
+    if args.verbose:
+        print(f"predict: runtime {runtime} ({why})", file=sys.stderr)
 
     results, failed = [], 0
     for path in args.images:

@@ -17,7 +17,8 @@ import mnist_helpers
 from mnist_helpers.env import MIN_PYTHON
 
 REPO = Path(__file__).resolve().parent.parent
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*(\S+)$")
+#: ``name==version``, optionally with an environment marker (``; platform_machine != ...``).
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;]+)(\s*;.+)?$")
 
 
 def _normalize(name: str) -> str:

@@ -1,0 +1,194 @@
+"""Export a trained model for deployment, and check that the copy predicts the same.
+
+``python -m mnist_helpers.export runs/default --format litert`` (or ``--format onnx``)
+writes ``runs/default/model.tflite`` (or ``model.onnx``) with Keras' own ``model.export``,
+then runs the Keras model and the exported one on the 10,000 test images and prints the
+largest difference between their probabilities, how many predictions differ, and the file's
+size. The exported file is kept only if no prediction differs; otherwise the command says so
+and exits with status 1.
+
+* **LiteRT** (``.tflite``, formerly TensorFlow Lite): phones, a Raspberry Pi, and the
+  fastest predictions on a laptop CPU here (:mod:`mnist_helpers.runtimes`).
+* **ONNX** (``.onnx``): the open format that ONNX Runtime runs from Python, C#, C++ or
+  JavaScript. Its export needs the ``tf2onnx`` and ``onnx`` packages.
+
+The augmentation layers of 05's models do nothing at prediction time and are exported as
+such. Taught in 06.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_helpers.files import atomic_path
+from mnist_helpers.runtimes import MissingRuntimeError, exported_path
+
+#: The export formats, as Keras' ``model.export`` names them.
+FORMATS = ("litert", "onnx")
+#: The packages an export needs beyond TensorFlow (module, pip package).
+EXPORT_PACKAGES = {"litert": [], "onnx": [("tf2onnx", "tf2onnx"), ("onnx", "onnx")]}
+
+
+class ExportMismatchError(AssertionError):
+    """The exported model does not predict what the Keras model predicts."""
+
+
+@dataclass
+class ExportCheck:
+    """How an exported model compares with the Keras model on the same images."""
+
+    path: Path
+    runtime: str
+    n_images: int
+    max_abs_difference: float
+    n_different: int
+    size_bytes: int
+
+    def lines(self) -> list[str]:
+        """The check as a few printable lines."""
+        return [
+            f"{self.path} ({self.size_bytes / 1e6:.2f} MB)",
+            f"largest difference of a probability from Keras': {self.max_abs_difference:.1e}",
+            f"predictions that differ from Keras': {self.n_different} of {self.n_images:,}",
+        ]
+
+
+def _model_path(run_or_model: str | Path) -> Path:
+    path = Path(run_or_model)
+    return path / "model.keras" if path.is_dir() else path
+
+
+def _require(fmt: str) -> None:
+    missing = []
+    for module, package in EXPORT_PACKAGES[fmt]:
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        raise MissingRuntimeError(
+            f"exporting to {fmt} needs {', '.join(missing)}, not installed: "
+            f"`pip install {' '.join(missing)}` (or `pip install mnist_helpers[export]`)"
+        )
+
+
+def export_model(model, path: str | Path, fmt: str) -> Path:
+    """Export a Keras ``model`` to ``path`` in format ``fmt`` (``"litert"`` or ``"onnx"``).
+
+    Uses ``model.export(path, format=fmt)``, through a temporary file and a rename, so that
+    a failed export leaves nothing behind. Returns ``path``.
+
+    Raises:
+        ValueError: an unknown format.
+        MissingRuntimeError: a package the export needs is not installed.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        _export_to(model, tmp, fmt)
+    return path
+
+
+def _export_to(model, path: Path, fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    _require(fmt)
+    model(np.zeros((1, 28, 28, 1), dtype=np.float32))  # a loaded model must be called once
+    with warnings.catch_warnings():  # Keras' tf2onnx shim pokes at np.object
+        warnings.simplefilter("ignore", FutureWarning)
+        model.export(str(path), format=fmt, verbose=False)
+
+
+def check_export(model, path: str | Path, x: np.ndarray, runtime: str | None = None) -> ExportCheck:
+    """Compare an exported model with the Keras ``model`` on the images ``x``.
+
+    Runs both (the exported one in ``runtime``, by default the one its suffix names) and
+    returns the largest absolute difference between their probabilities and the number of
+    images whose predicted digit differs.
+    """
+    from mnist_helpers.predict import Predictor
+    from mnist_helpers.runtimes import LiteRTPredictor, OnnxPredictor
+
+    path = Path(path)
+    runtime = runtime or ("litert" if path.suffix == ".tflite" else "onnx")
+    exported = (LiteRTPredictor if runtime == "litert" else OnnxPredictor)(path)
+    ours = Predictor(model).predict_batches(x)
+    theirs = exported.predict_batches(x)
+    return ExportCheck(
+        path=path,
+        runtime=runtime,
+        n_images=len(x),
+        max_abs_difference=float(np.abs(ours - theirs).max()) if len(x) else 0.0,
+        n_different=int((ours.argmax(axis=1) != theirs.argmax(axis=1)).sum()),
+        size_bytes=path.stat().st_size,
+    )
+
+
+def export_and_check(run_or_model: str | Path, fmt: str, x: np.ndarray | None = None):
+    """Export the model of a run (folder or ``.keras`` file) and check it on ``x``.
+
+    ``x``: the images to compare on, by default MNIST's 10,000 test images. Returns the
+    :class:`ExportCheck`.
+
+    Raises:
+        ExportMismatchError: some prediction differs; the exported file is then not kept
+            (an older one, if any, stays as it was).
+    """
+    from mnist_helpers.predict import load_model_safely
+
+    model_path = _model_path(run_or_model)
+    model = load_model_safely(model_path)
+    if x is None:
+        from mnist_helpers.data import load_mnist
+
+        x = load_mnist().x_test
+    path = exported_path(model_path, fmt)
+    with atomic_path(path) as tmp:  # renamed onto path only if the check passes
+        _export_to(model, tmp, fmt)
+        check = check_export(model, tmp, x, runtime=fmt)
+        check.path = path
+        if check.n_different:
+            raise ExportMismatchError(
+                f"{path}: {check.n_different} of {check.n_images:,} predictions differ from "
+                f"the Keras model (largest probability difference "
+                f"{check.max_abs_difference:.1e}): not kept, do not ship it"
+            )
+    return check
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mnist_helpers.export RUN --format litert|onnx``; returns the exit status.
+
+    0: exported and checked; 1: the check found differing predictions; 2: bad input (no
+    such run, a refused model file, a missing package).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_helpers.export",
+        description="Export a trained model to LiteRT or ONNX and check it on the test set.",
+    )
+    parser.add_argument("run", type=Path, help="a run folder (runs/default) or a .keras file")
+    parser.add_argument("--format", choices=FORMATS, required=True, help="what to export to")
+    args = parser.parse_args(argv)
+    try:
+        check = export_and_check(args.run, args.format)
+    except ExportMismatchError as err:
+        print(f"export: {err}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        print(f"export: {err}", file=sys.stderr)
+        return 2
+    for line in check.lines():
+        print(line)
+    print(f"predict with it: python -m mnist_helpers.predict IMAGE --runtime {args.format}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

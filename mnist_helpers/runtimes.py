@@ -1,0 +1,259 @@
+"""Fast predictions from an exported model: LiteRT or ONNX Runtime instead of TensorFlow.
+
+A trained course CNN needs tens of microseconds of arithmetic per image, but every call into
+TensorFlow costs about a millisecond of overhead. An exported copy of the model
+(:mod:`mnist_helpers.export` writes ``model.tflite`` and ``model.onnx`` beside
+``model.keras``), run by a small inference engine, skips that overhead:
+
+* ``litert``: Google's LiteRT (formerly TensorFlow Lite) interpreter, from the
+  ``ai-edge-litert`` package, with its XNNPACK CPU kernels: the fastest here, for one
+  image and for batches;
+* ``onnx``: ONNX Runtime, from the ``onnxruntime`` package: the format most other tools
+  (C#, JavaScript, C++) read;
+* ``keras``: the :class:`mnist_helpers.predict.Predictor` on the ``.keras`` file, always
+  available.
+
+Every predictor here is called the same way: ``predictor(images)`` with one image or a batch
+(values in [0, 1]) returns probabilities of shape ``(n, 10)``; ``predict_batches`` bounds
+memory for many images. :func:`load_predictor` picks one. Taught in 06.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+#: The runtimes in the order ``runtime="auto"`` tries them (fastest first, keras last).
+RUNTIMES = ("litert", "onnx", "keras")
+#: The file each runtime reads, beside ``model.keras``.
+SUFFIXES = {"litert": ".tflite", "onnx": ".onnx", "keras": ".keras"}
+#: The module each runtime imports, and the pip package that brings it.
+PACKAGES = {"litert": ("ai_edge_litert", "ai-edge-litert"), "onnx": ("onnxruntime", "onnxruntime")}
+
+
+class MissingRuntimeError(ImportError):
+    """The runtime's package is not installed (the message says how to install it)."""
+
+
+class ExportNeededError(FileNotFoundError):
+    """The exported file is missing or older than the ``.keras`` model it was made from."""
+
+
+def exported_path(model_path: str | Path, runtime: str) -> Path:
+    """The file ``runtime`` reads for ``model_path``: ``runs/x/model.keras`` -> ``model.tflite``."""
+    if runtime not in SUFFIXES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    return Path(model_path).with_suffix(SUFFIXES[runtime])
+
+
+def runtime_installed(runtime: str) -> bool:
+    """Whether ``runtime``'s package can be imported (``keras`` always can)."""
+    if runtime == "keras":
+        return True
+    import importlib.util
+
+    return importlib.util.find_spec(PACKAGES[runtime][0]) is not None
+
+
+def _import_runtime(runtime: str):
+    module, package = PACKAGES[runtime]
+    try:
+        return __import__(module)
+    except ImportError as err:
+        raise MissingRuntimeError(
+            f"the {runtime} runtime needs the package {package!r}, which is not installed: "
+            f"`pip install {package}` (or `pip install mnist_helpers[export]`); "
+            "the keras runtime works without it (--runtime keras)"
+        ) from err
+
+
+def _check_fresh(model_path: Path, runtime: str) -> Path:
+    """The exported file for ``runtime``, if it exists and is newer than ``model_path``."""
+    exported = exported_path(model_path, runtime)
+    export = f"python -m mnist_helpers.export {model_path.parent} --format {runtime}"
+    if not exported.is_file():
+        raise ExportNeededError(f"{exported}: not exported yet; run `{export}`")
+    if model_path.is_file() and exported.stat().st_mtime < model_path.stat().st_mtime:
+        raise ExportNeededError(
+            f"{exported} is older than {model_path.name} (the model was trained again); "
+            f"run `{export}`"
+        )
+    return exported
+
+
+@contextlib.contextmanager
+def _quiet_native_info(first: bool):
+    """Hide the one INFO line LiteRT's C++ code writes to stderr when it first allocates.
+
+    ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.": a learner reads it as an
+    error.) Errors still raise Python exceptions, with their messages.
+    """
+    if not first:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class LiteRTPredictor:
+    """Predict with a ``.tflite`` model in the LiteRT interpreter.
+
+    The interpreter is resized only when the batch size changes, so repeated single images
+    cost one copy in, one ``invoke`` and one copy out.
+
+    Args:
+        path: a ``.tflite`` file written by :func:`mnist_helpers.export.export_model`.
+        num_threads: CPU threads for the XNNPACK kernels (default: all cores).
+    """
+
+    runtime = "litert"
+
+    def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
+        _import_runtime("litert")
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        self._interpreter = Interpreter(
+            model_path=str(self.path), num_threads=num_threads or os.cpu_count() or 1
+        )
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = -1
+
+    def _resize(self, n: int) -> None:
+        if n != self._batch:
+            self._interpreter.resize_tensor_input(self._input, [n, 28, 28, 1])
+            with _quiet_native_info(first=self._batch < 0):
+                self._interpreter.allocate_tensors()
+            self._batch = n
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n, 10)`` for one image or a batch, as :class:`Predictor`."""
+        from mnist_helpers.predict import _as_batch
+
+        batch = _as_batch(images)
+        if len(batch) == 0:
+            return np.zeros((0, 10), dtype=np.float32)
+        self._resize(len(batch))
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()
+
+    def predict_batches(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """Probabilities ``(n, 10)`` for many images, ``batch_size`` at a time."""
+        return _in_batches(self, images, batch_size)
+
+
+class OnnxPredictor:
+    """Predict with a ``.onnx`` model in ONNX Runtime (CPU).
+
+    Args:
+        path: an ``.onnx`` file written by :func:`mnist_helpers.export.export_model`.
+        num_threads: CPU threads (default: all cores).
+    """
+
+    runtime = "onnx"
+
+    def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
+        ort = _import_runtime("onnx")
+        self.path = Path(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads or os.cpu_count() or 1
+        options.log_severity_level = 3  # errors only
+        self._session = ort.InferenceSession(
+            str(self.path), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n, 10)`` for one image or a batch, as :class:`Predictor`."""
+        from mnist_helpers.predict import _as_batch
+
+        batch = _as_batch(images)
+        if len(batch) == 0:
+            return np.zeros((0, 10), dtype=np.float32)
+        return self._session.run(None, {self._input: batch})[0]
+
+    def predict_batches(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """Probabilities ``(n, 10)`` for many images, ``batch_size`` at a time."""
+        return _in_batches(self, images, batch_size)
+
+
+def _in_batches(predictor, images: np.ndarray, batch_size: int) -> np.ndarray:
+    from mnist_helpers.predict import _as_batch
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch = _as_batch(images)
+    parts = [predictor(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, 10), dtype=np.float32)
+
+
+def choose_runtime(model_path: str | Path, runtime: str = "auto") -> tuple[str, str]:
+    """Return ``(runtime, reason)``: which runtime :func:`load_predictor` will use, and why.
+
+    ``"auto"`` takes the first of :data:`RUNTIMES` whose package is installed and whose
+    exported file exists and is up to date; ``keras`` is always possible. A named runtime is
+    returned as it is (:func:`load_predictor` then says what is missing, if anything).
+    """
+    if runtime != "auto":
+        if runtime not in RUNTIMES:
+            raise ValueError(
+                f"runtime must be 'auto' or one of {', '.join(RUNTIMES)}, got {runtime!r}"
+            )
+        return runtime, "asked for"
+    model_path = Path(model_path)
+    skipped = []
+    for candidate in RUNTIMES[:-1]:
+        if not runtime_installed(candidate):
+            skipped.append(f"{candidate}: `pip install {PACKAGES[candidate][1]}`")
+            continue
+        try:
+            _check_fresh(model_path, candidate)
+        except ExportNeededError as err:
+            skipped.append(f"{candidate}: {err}")
+            continue
+        return candidate, "the fastest available"
+    return "keras", "no exported model to use (" + "; ".join(skipped) + ")"
+
+
+def load_predictor(model_path: str | Path, runtime: str = "auto", num_threads: int | None = None):
+    """A predictor for the model at ``model_path`` (a ``.keras`` file) on ``runtime``.
+
+    Args:
+        model_path: the trained model, e.g. ``runs/default/model.keras``; the ``litert`` and
+            ``onnx`` runtimes read ``model.tflite`` / ``model.onnx`` beside it.
+        runtime: ``"auto"`` (see :func:`choose_runtime`), ``"litert"``, ``"onnx"`` or
+            ``"keras"``.
+        num_threads: CPU threads for ``litert`` and ``onnx`` (default: all cores).
+
+    Returns:
+        A callable predictor (``predictor(images) -> (n, 10)``) with a ``runtime`` attribute.
+
+    Raises:
+        MissingRuntimeError: the runtime's package is not installed.
+        ExportNeededError: its exported file is missing or older than the model.
+        FileNotFoundError, ModelFileError: the ``.keras`` file (keras runtime).
+    """
+    model_path = Path(model_path)
+    chosen, _ = choose_runtime(model_path, runtime)
+    if chosen == "keras":
+        from mnist_helpers.predict import Predictor, load_model_safely
+
+        return Predictor(load_model_safely(model_path))
+    _import_runtime(chosen)  # a clear error before looking for files
+    exported = _check_fresh(model_path, chosen)
+    if chosen == "litert":
+        return LiteRTPredictor(exported, num_threads)
+    return OnnxPredictor(exported, num_threads)

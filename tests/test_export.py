@@ -1,0 +1,165 @@
+"""Tests of mnist_helpers.export and mnist_helpers.runtimes on tiny models (no real data).
+
+Each export takes a second or two: the models are small, the images random.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_helpers import export, runtimes
+from mnist_helpers.models import build_keras_example_cnn, build_model
+from mnist_helpers.predict import Predictor
+from mnist_helpers.predict import main as predict_main
+
+#: LiteRT publishes no wheel for 64-bit Arm Linux (requirements.txt leaves it out there).
+needs_litert = pytest.mark.skipif(
+    platform.machine() == "aarch64", reason="ai-edge-litert has no wheel for aarch64 Linux"
+)
+
+
+def images(n: int = 64, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, 28, 28, 1)).astype("float32")
+
+
+@pytest.fixture
+def run(tmp_path):
+    """A run folder holding a small, untrained but seeded model.keras."""
+    keras.utils.set_random_seed(0)
+    model = build_keras_example_cnn()
+    folder = tmp_path / "run"
+    folder.mkdir()
+    model.save(folder / "model.keras")
+    return folder
+
+
+@pytest.mark.parametrize("fmt", [pytest.param("litert", marks=needs_litert), "onnx"])
+def test_export_writes_the_file_and_its_predictions_agree(run, fmt):
+    check = export.export_and_check(run, fmt, x=images())
+    path = run / f"model{runtimes.SUFFIXES[fmt]}"
+    assert check.path == path and path.is_file() and check.size_bytes == path.stat().st_size
+    assert check.n_images == 64 and check.n_different == 0
+    assert check.max_abs_difference < 1e-5
+    assert sorted(p.name for p in run.iterdir()) == sorted(["model.keras", path.name])
+    predictor = runtimes.load_predictor(run / "model.keras", fmt)
+    assert predictor.runtime == fmt
+    expected = Predictor(keras.models.load_model(run / "model.keras")).predict_batches(images())
+    np.testing.assert_allclose(
+        predictor.predict_batches(images(), batch_size=10), expected, atol=1e-5
+    )
+    assert predictor(images()[0]).shape == (1, 10)  # one image, then a batch: resized
+    assert predictor(images(5)).shape == (5, 10)
+    assert predictor(np.zeros((0, 28, 28))).shape == (0, 10)
+
+
+@needs_litert
+def test_an_augmented_model_exports_and_predicts_like_the_plain_one(tmp_path):
+    """05's models start with augmentation layers: they do nothing at prediction time."""
+    keras.utils.set_random_seed(0)
+    model = build_model("cnn", augment=True)
+    model.save(tmp_path / "model.keras")
+    check = export.export_and_check(tmp_path, "litert", x=images(32))
+    assert check.n_different == 0 and check.max_abs_difference < 1e-4
+
+
+@needs_litert
+def test_a_model_that_predicts_differently_fails_the_check_and_is_not_kept(run, monkeypatch):
+    """The agreement check must catch an export that changed the model."""
+    original = export._export_to
+
+    def export_an_altered_copy(model, path, fmt):
+        altered = keras.models.clone_model(model)
+        weights = model.get_weights()
+        weights[-2] = weights[-2][:, ::-1]  # the last layer's digits swapped: 0 <-> 9, ...
+        altered.set_weights(weights)
+        original(altered, path, fmt)
+
+    monkeypatch.setattr(export, "_export_to", export_an_altered_copy)
+    with pytest.raises(export.ExportMismatchError, match=r"predictions differ .* not kept"):
+        export.export_and_check(run, "litert", x=images())
+    assert sorted(p.name for p in run.iterdir()) == ["model.keras"]  # nothing half-checked
+
+    monkeypatch.setattr(
+        "mnist_helpers.data.load_mnist",
+        lambda **_: type("D", (), {"x_test": images()})(),
+    )
+    assert export.main([str(run), "--format", "litert"]) == 1
+
+
+@needs_litert
+def test_check_export_counts_the_predictions_that_differ(run):
+    export.export_and_check(run, "litert", x=images())
+    model = keras.models.load_model(run / "model.keras")
+    weights = model.get_weights()
+    weights[-1] = weights[-1] + np.eye(10, dtype="float32")[3] * 100  # always say 3
+    model.set_weights(weights)
+    check = export.check_export(model, run / "model.tflite", images())
+    assert check.n_different > 0 and check.max_abs_difference > 0.5
+
+
+@needs_litert
+def test_auto_runtime_takes_the_fastest_up_to_date_export(run, monkeypatch):
+    model = run / "model.keras"
+    chosen, why = runtimes.choose_runtime(model)
+    assert chosen == "keras" and "not exported yet" in why and "--format litert" in why
+    export.export_and_check(run, "onnx", x=images())
+    assert runtimes.choose_runtime(model)[0] == "onnx"
+    export.export_and_check(run, "litert", x=images())
+    assert runtimes.choose_runtime(model) == ("litert", "the fastest available")
+    # a model trained again after the export: the export is stale, not used
+    later = (run / "model.tflite").stat().st_mtime + 10
+    os.utime(model, (later, later))
+    chosen, why = runtimes.choose_runtime(model)
+    assert chosen == "keras" and "older than model.keras" in why
+    with pytest.raises(runtimes.ExportNeededError, match="older than model.keras"):
+        runtimes.load_predictor(model, "litert")
+    # without the package, auto falls back and says how to install it
+    os.utime(model, (later - 20, later - 20))
+    monkeypatch.setattr(runtimes, "runtime_installed", lambda name: name == "keras")
+    chosen, why = runtimes.choose_runtime(model)
+    assert chosen == "keras" and "pip install ai-edge-litert" in why
+
+
+def test_a_named_runtime_without_its_package_says_how_to_install_it(run, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import fails
+    with pytest.raises(runtimes.MissingRuntimeError, match=r"pip install ai-edge-litert"):
+        runtimes.load_predictor(run / "model.keras", "litert")
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)
+    with pytest.raises(runtimes.MissingRuntimeError, match=r"pip install tf2onnx"):
+        export.export_and_check(run, "onnx", x=images())
+    assert runtimes.load_predictor(run / "model.keras", "keras").runtime == "keras"
+
+
+@needs_litert
+def test_predict_cli_takes_a_runtime_and_says_which(run, capsys, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "digit.png"
+    ink = np.zeros((40, 40), dtype=np.uint8)
+    ink[8:32, 18:22] = 255
+    Image.fromarray(ink).save(picture)
+    args = [str(picture), "--model", str(run / "model.keras")]
+
+    assert predict_main([*args, "--runtime", "litert"]) == 2
+    assert "not exported yet; run `python -m mnist_helpers.export" in capsys.readouterr().err
+
+    export.export_and_check(run, "litert", x=images())
+    assert predict_main([*args, "--verbose"]) == 0
+    out, err = capsys.readouterr()
+    assert "runtime litert (the fastest available)" in err
+    keras_line = (predict_main([*args, "--runtime", "keras"]), capsys.readouterr().out)
+    assert keras_line == (0, out)  # same digits, same rounded probabilities
+
+
+def test_unknown_runtime_and_format_are_refused(run):
+    with pytest.raises(ValueError, match="runtime must be 'auto' or one of litert, onnx, keras"):
+        runtimes.choose_runtime(run / "model.keras", "tensorrt")
+    with pytest.raises(ValueError, match="format must be one of litert, onnx"):
+        export.export_model(keras.models.load_model(run / "model.keras"), run / "m.x", "coreml")
+    assert export.main([str(run / "missing"), "--format", "onnx"]) == 2
