@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     0: every image was predicted; 1: some image could not be read (the others are still
     predicted); 2: no image was given, or the model file is missing, refused or invalid, or
-    the runtime asked for is not installed or has no up-to-date exported model.
+    the runtime asked for is not installed or its export failed.
     """
     parser = argparse.ArgumentParser(
         prog="python -m mnist_helpers.predict",
@@ -238,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         "--runtime",
         choices=("auto", "litert", "onnx", "keras"),
         default="auto",
-        help="the engine that runs the model (default: the fastest with an up-to-date export "
-        "beside the model, else keras; see python -m mnist_helpers.export)",
+        help="the engine that runs the model (default: the fastest installed; litert and onnx "
+        "export the model beside it first if needed, see python -m mnist_helpers.export)",
     )
     parser.add_argument(
         "--verbose", action="store_true", help="say which runtime is used, and why (stderr)"
@@ -258,18 +258,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from mnist_helpers.preprocess import ImageError, mnist_like
-    from mnist_helpers.runtimes import choose_runtime, load_predictor
+    from mnist_helpers.runtimes import load_predictor
 
     model_path = args.model or runs_dir() / "default" / "model.keras"
     try:
-        runtime, why = choose_runtime(model_path, args.runtime)
-        predictor = load_predictor(model_path, runtime)
-    except (FileNotFoundError, ValueError, ImportError) as err:
-        # ModelFileError, UnsafeModelError, ExportNeededError, MissingRuntimeError
+        predictor = load_predictor(model_path, args.runtime)
+    except (OSError, ValueError, ImportError, RuntimeError, AssertionError) as err:
+        # FileNotFoundError, ModelFileError, UnsafeModelError, MissingRuntimeError,
+        # ExportMismatchError, MnistNotFoundError
         print(f"predict: {err}", file=sys.stderr)
         return 2
     if args.verbose:
-        print(f"predict: runtime {runtime} ({why})", file=sys.stderr)
+        print(f"predict: runtime {predictor.runtime} ({predictor.reason})", file=sys.stderr)
 
     results, failed = [], 0
     for path in args.images:

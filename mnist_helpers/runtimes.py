@@ -200,12 +200,11 @@ def _in_batches(predictor, images: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 10), dtype=np.float32)
 
 
-def choose_runtime(model_path: str | Path, runtime: str = "auto") -> tuple[str, str]:
-    """Return ``(runtime, reason)``: which runtime :func:`load_predictor` will use, and why.
+def choose_runtime(runtime: str = "auto") -> tuple[str, str]:
+    """Return ``(runtime, reason)``: the runtime :func:`load_predictor` starts from, and why.
 
-    ``"auto"`` takes the first of :data:`RUNTIMES` whose package is installed and whose
-    exported file exists and is up to date; ``keras`` is always possible. A named runtime is
-    returned as it is (:func:`load_predictor` then says what is missing, if anything).
+    ``"auto"`` takes the first of :data:`RUNTIMES` whose package is installed (``keras``
+    always is); a named runtime is returned as it is.
     """
     if runtime != "auto":
         if runtime not in RUNTIMES:
@@ -213,47 +212,81 @@ def choose_runtime(model_path: str | Path, runtime: str = "auto") -> tuple[str, 
                 f"runtime must be 'auto' or one of {', '.join(RUNTIMES)}, got {runtime!r}"
             )
         return runtime, "asked for"
-    model_path = Path(model_path)
-    skipped = []
+    missing = []
     for candidate in RUNTIMES[:-1]:
-        if not runtime_installed(candidate):
-            skipped.append(f"{candidate}: `pip install {PACKAGES[candidate][1]}`")
-            continue
-        try:
-            _check_fresh(model_path, candidate)
-        except ExportNeededError as err:
-            skipped.append(f"{candidate}: {err}")
-            continue
-        return candidate, "the fastest available"
-    return "keras", "no exported model to use (" + "; ".join(skipped) + ")"
+        if runtime_installed(candidate):
+            return candidate, "the fastest installed"
+        missing.append(f"`pip install {PACKAGES[candidate][1]}` for {candidate}")
+    return "keras", "no faster runtime installed: " + ", ".join(missing)
 
 
-def load_predictor(model_path: str | Path, runtime: str = "auto", num_threads: int | None = None):
+def load_predictor(
+    model_path: str | Path,
+    runtime: str = "auto",
+    num_threads: int | None = None,
+    check_images: np.ndarray | None = None,
+):
     """A predictor for the model at ``model_path`` (a ``.keras`` file) on ``runtime``.
 
+    The ``litert`` and ``onnx`` runtimes read ``model.tflite`` / ``model.onnx`` beside the
+    model. If that file is missing, or older than the model (trained again since), it is
+    exported first and checked against the Keras model (:func:`mnist_helpers.export.
+    export_and_check`, a few seconds, once): the predictor then gives the same digits as the
+    Keras model. With ``runtime="auto"``, any failure there falls back to the next runtime,
+    and ``reason`` says why.
+
     Args:
-        model_path: the trained model, e.g. ``runs/default/model.keras``; the ``litert`` and
-            ``onnx`` runtimes read ``model.tflite`` / ``model.onnx`` beside it.
-        runtime: ``"auto"`` (see :func:`choose_runtime`), ``"litert"``, ``"onnx"`` or
-            ``"keras"``.
+        model_path: the trained model, e.g. ``runs/default/model.keras``.
+        runtime: ``"auto"`` (the fastest installed, see :func:`choose_runtime`),
+            ``"litert"``, ``"onnx"`` or ``"keras"``.
         num_threads: CPU threads for ``litert`` and ``onnx`` (default: all cores).
+        check_images: images to check a new export on (default: MNIST's test images).
 
     Returns:
-        A callable predictor (``predictor(images) -> (n, 10)``) with a ``runtime`` attribute.
+        A callable predictor (``predictor(images) -> (n, 10)``) with two attributes:
+        ``runtime`` (which one) and ``reason`` (why that one, and whether it was exported now).
 
     Raises:
-        MissingRuntimeError: the runtime's package is not installed.
-        ExportNeededError: its exported file is missing or older than the model.
-        FileNotFoundError, ModelFileError: the ``.keras`` file (keras runtime).
+        MissingRuntimeError: a named runtime's package is not installed.
+        ExportMismatchError: a named runtime's new export did not predict like the model.
+        MnistNotFoundError: a new export had no test images to be checked on.
+        FileNotFoundError, ModelFileError: the ``.keras`` file cannot be used.
     """
     model_path = Path(model_path)
-    chosen, _ = choose_runtime(model_path, runtime)
-    if chosen == "keras":
+    chosen, reason = choose_runtime(runtime)
+    candidates = [chosen] if runtime != "auto" else list(RUNTIMES[RUNTIMES.index(chosen) :])
+    notes = []
+    for candidate in candidates:
+        try:
+            predictor, how = _load(model_path, candidate, num_threads, check_images)
+        except (ImportError, OSError, ValueError, RuntimeError, AssertionError) as err:
+            if candidate == candidates[-1]:
+                raise
+            notes.append(f"{candidate}: {err}")
+            continue
+        predictor.reason = "; ".join([reason if not notes else "fallback", *notes, how])
+        return predictor
+    raise AssertionError("unreachable: keras is always the last candidate")
+
+
+def _load(model_path: Path, runtime: str, num_threads: int | None, check_images):
+    """One runtime's predictor, exporting first if needed; returns ``(predictor, how)``."""
+    if runtime == "keras":
         from mnist_helpers.predict import Predictor, load_model_safely
 
-        return Predictor(load_model_safely(model_path))
-    _import_runtime(chosen)  # a clear error before looking for files
-    exported = _check_fresh(model_path, chosen)
-    if chosen == "litert":
-        return LiteRTPredictor(exported, num_threads)
-    return OnnxPredictor(exported, num_threads)
+        return Predictor(load_model_safely(model_path)), f"reads {model_path.name}"
+    _import_runtime(runtime)  # a clear error before any export
+    exported = exported_path(model_path, runtime)
+    try:
+        _check_fresh(model_path, runtime)
+        how = f"reads {exported.name}"
+    except ExportNeededError:
+        from mnist_helpers.export import export_and_check
+
+        check = export_and_check(model_path, runtime, x=check_images)
+        how = (
+            f"exported {exported.name} now, checked: {check.n_different} of "
+            f"{check.n_images:,} predictions differ from {model_path.name}"
+        )
+    cls = LiteRTPredictor if runtime == "litert" else OnnxPredictor
+    return cls(exported, num_threads), how

@@ -104,26 +104,35 @@ def test_check_export_counts_the_predictions_that_differ(run):
 
 
 @needs_litert
-def test_auto_runtime_takes_the_fastest_up_to_date_export(run, monkeypatch):
+def test_auto_runtime_is_the_fastest_installed_and_exports_once(run, monkeypatch):
     model = run / "model.keras"
-    chosen, why = runtimes.choose_runtime(model)
-    assert chosen == "keras" and "not exported yet" in why and "--format litert" in why
-    export.export_and_check(run, "onnx", x=images())
-    assert runtimes.choose_runtime(model)[0] == "onnx"
-    export.export_and_check(run, "litert", x=images())
-    assert runtimes.choose_runtime(model) == ("litert", "the fastest available")
-    # a model trained again after the export: the export is stale, not used
+    assert runtimes.choose_runtime() == ("litert", "the fastest installed")
+    first = runtimes.load_predictor(model, check_images=images())
+    assert first.runtime == "litert" and (run / "model.tflite").is_file()
+    assert "exported model.tflite now, checked: 0 of 64 predictions differ" in first.reason
+    again = runtimes.load_predictor(model, check_images=images())
+    assert again.reason == "the fastest installed; reads model.tflite"
+    # the model trained again after the export: the stale export is replaced
     later = (run / "model.tflite").stat().st_mtime + 10
     os.utime(model, (later, later))
-    chosen, why = runtimes.choose_runtime(model)
-    assert chosen == "keras" and "older than model.keras" in why
-    with pytest.raises(runtimes.ExportNeededError, match="older than model.keras"):
-        runtimes.load_predictor(model, "litert")
-    # without the package, auto falls back and says how to install it
-    os.utime(model, (later - 20, later - 20))
+    renewed = runtimes.load_predictor(model, check_images=images())
+    assert "exported model.tflite now" in renewed.reason
+    # without the faster packages: keras, and the reason says how to install them
     monkeypatch.setattr(runtimes, "runtime_installed", lambda name: name == "keras")
-    chosen, why = runtimes.choose_runtime(model)
-    assert chosen == "keras" and "pip install ai-edge-litert" in why
+    chosen, why = runtimes.choose_runtime()
+    assert chosen == "keras" and "`pip install ai-edge-litert` for litert" in why
+    assert runtimes.load_predictor(model).runtime == "keras"
+
+
+@needs_litert
+def test_auto_falls_back_when_an_export_cannot_be_checked(run):
+    """No test images to check a new export on (MNIST missing here): keras, and why."""
+    predictor = runtimes.load_predictor(run / "model.keras")
+    assert predictor.runtime == "keras"
+    assert predictor.reason.startswith("fallback; litert: ") and "onnx: " in predictor.reason
+    assert not (run / "model.tflite").exists() and not (run / "model.onnx").exists()
+    with pytest.raises(RuntimeError, match="MNIST"):
+        runtimes.load_predictor(run / "model.keras", "litert")
 
 
 def test_a_named_runtime_without_its_package_says_how_to_install_it(run, monkeypatch):
@@ -146,20 +155,22 @@ def test_predict_cli_takes_a_runtime_and_says_which(run, capsys, tmp_path):
     Image.fromarray(ink).save(picture)
     args = [str(picture), "--model", str(run / "model.keras")]
 
+    # a new export is checked on MNIST's test images, which this sandbox does not have
     assert predict_main([*args, "--runtime", "litert"]) == 2
-    assert "not exported yet; run `python -m mnist_helpers.export" in capsys.readouterr().err
+    assert "predict: " in capsys.readouterr().err
+    assert not (run / "model.tflite").exists()
 
     export.export_and_check(run, "litert", x=images())
     assert predict_main([*args, "--verbose"]) == 0
     out, err = capsys.readouterr()
-    assert "runtime litert (the fastest available)" in err
+    assert "runtime litert (the fastest installed; reads model.tflite)" in err
     keras_line = (predict_main([*args, "--runtime", "keras"]), capsys.readouterr().out)
     assert keras_line == (0, out)  # same digits, same rounded probabilities
 
 
 def test_unknown_runtime_and_format_are_refused(run):
     with pytest.raises(ValueError, match="runtime must be 'auto' or one of litert, onnx, keras"):
-        runtimes.choose_runtime(run / "model.keras", "tensorrt")
+        runtimes.choose_runtime("tensorrt")
     with pytest.raises(ValueError, match="format must be one of litert, onnx"):
         export.export_model(keras.models.load_model(run / "model.keras"), run / "m.x", "coreml")
     assert export.main([str(run / "missing"), "--format", "onnx"]) == 2
