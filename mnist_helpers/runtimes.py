@@ -146,9 +146,11 @@ class LiteRTPredictor:
         if len(batch) == 0:
             return np.zeros((0, 10), dtype=np.float32)
         self._resize(len(batch))
-        self._interpreter.set_tensor(self._input, batch)
+        # write into and read from the interpreter's own buffers (views not kept: LiteRT
+        # refuses to resize while one is alive)
+        self._interpreter.tensor(self._input)()[...] = batch
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output).copy()
+        return self._interpreter.tensor(self._output)().copy()
 
     def predict_batches(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """Probabilities ``(n, 10)`` for many images, ``batch_size`` at a time."""

@@ -254,11 +254,14 @@ def save_results(table: pd.DataFrame, name: str, keys: list[str], plot: bool = T
     with atomic_path(csv) as tmp:
         table.to_csv(tmp, index=False)
     if plot and "test_accuracy" in table and table["test_accuracy"].notna().any():
+        import matplotlib.pyplot as plt
+
         from mnist_helpers.plots import plot_sweep
 
         fig = plot_sweep(table, keys, title=f"Sweep '{name}'")
         with atomic_path(folder / f"{name}.png") as tmp:
             fig.savefig(tmp, bbox_inches="tight")
+        plt.close(fig)  # a long session of sweeps must not pile up open figures
     return csv
 
 
