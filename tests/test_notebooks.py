@@ -49,7 +49,15 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
     )
     assert code == 0
     run = workspace / "runs" / "smoke"
-    assert sorted(p.name for p in run.iterdir()) == ["history.csv", "metrics.json", "model.keras"]
+    # 03's run, and 06's exports of it (LiteRT, ONNX, the 8-bit LiteRT copy)
+    assert sorted(p.name for p in run.iterdir()) == [
+        "history.csv",
+        "metrics.json",
+        "model.keras",
+        "model.onnx",
+        "model.tflite",
+        "model_int8.tflite",
+    ]
     metrics = json.loads((run / "metrics.json").read_text())
     # the parameters really reached the run
     assert metrics["seed"] == 7 and metrics["config"]["run_name"] == "smoke"
