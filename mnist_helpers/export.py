@@ -12,8 +12,8 @@ and exits with status 1.
 * **ONNX** (``.onnx``): the open format that ONNX Runtime runs from Python, C#, C++ or
   JavaScript. Its export needs the ``tf2onnx`` and ``onnx`` packages.
 
-The augmentation layers of 05's models do nothing at prediction time and are exported as
-such. Taught in 06.
+The augmentation layers of 05's models do nothing at prediction time and are left out of
+the export (:func:`inference_model`). Taught in 06.
 """
 
 from __future__ import annotations
@@ -39,6 +39,51 @@ EXPORT_PACKAGES = {"litert": [], "onnx": [("tf2onnx", "tf2onnx"), ("onnx", "onnx
 
 class ExportMismatchError(AssertionError):
     """The exported model does not predict what the Keras model predicts."""
+
+
+class ExportFailedError(RuntimeError):
+    """The runtime cannot load or run the exported file."""
+
+
+#: Keras' random image layers: they change images in training only, and are left out of an
+#: export (their random-number operations are not in every runtime, e.g. ONNX's).
+RANDOM_LAYERS = (
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "RandomFlip",
+    "RandomContrast",
+    "RandomBrightness",
+)
+
+
+def _is_augmentation(layer) -> bool:
+    import keras
+
+    if type(layer).__name__ in RANDOM_LAYERS:
+        return True
+    return (
+        isinstance(layer, keras.Sequential)
+        and bool(layer.layers)
+        and all(_is_augmentation(inner) for inner in layer.layers)
+    )
+
+
+def inference_model(model):
+    """``model`` as it predicts: augmentation layers (identity at prediction time) left out.
+
+    05's augmented models are ``Sequential([augmentation block, CNN])``; the block does
+    nothing when the model predicts, so the exported model is the CNN alone, sharing its
+    weights. Any other model is returned as it is.
+    """
+    import keras
+
+    if not isinstance(model, keras.Sequential):
+        return model
+    kept = [layer for layer in model.layers if not _is_augmentation(layer)]
+    if len(kept) == len(model.layers):
+        return model
+    return keras.Sequential([keras.Input(model.input_shape[1:]), *kept], name=model.name)
 
 
 @dataclass
@@ -111,6 +156,7 @@ def _export_to(model, path: Path, fmt: str, quantize: bool = False) -> None:
         import tensorflow as tf
 
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
+    model = inference_model(model)
     model(np.zeros((1, 28, 28, 1), dtype=np.float32))  # a loaded model must be called once
     with warnings.catch_warnings(), _quiet_tensorflow_info():
         warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx shim pokes at np.object
@@ -143,9 +189,17 @@ def check_export(model, path: str | Path, x: np.ndarray, runtime: str | None = N
 
     path = Path(path)
     runtime = runtime or ("litert" if path.suffix == ".tflite" else "onnx")
-    exported = (LiteRTPredictor if runtime == "litert" else OnnxPredictor)(path)
     ours = Predictor(model).predict_batches(x)
-    theirs = exported.predict_batches(x)
+    try:
+        exported = (LiteRTPredictor if runtime == "litert" else OnnxPredictor)(path)
+        theirs = exported.predict_batches(x)
+    except ImportError:
+        raise
+    except Exception as err:  # each runtime has its own error types
+        raise ExportFailedError(
+            f"{path.name}: the {runtime} runtime cannot run the exported model "
+            f"({type(err).__name__}: {str(err).splitlines()[0][:300]})"
+        ) from err
     return ExportCheck(
         path=path,
         runtime=runtime,
@@ -165,6 +219,7 @@ def export_and_check(run_or_model: str | Path, fmt: str, x: np.ndarray | None = 
     Raises:
         ExportMismatchError: some prediction differs; the exported file is then not kept
             (an older one, if any, stays as it was).
+        ExportFailedError: the runtime cannot load or run the exported file (not kept).
     """
     from mnist_helpers.predict import load_model_safely
 
