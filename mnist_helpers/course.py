@@ -23,9 +23,14 @@ import ast
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Unicode
+
+from mnist_helpers.console import forward_without_noise
 from mnist_helpers.env import KERNEL_NAME
 from mnist_helpers.files import atomic_path, write_text_atomic
 from mnist_helpers.paths import figures_dir, project_root, runs_dir
@@ -122,6 +127,24 @@ def parse_value(text: str) -> object:
     return yaml.safe_load(text)
 
 
+class QuietKernelManager(AsyncKernelManager):
+    """Starts a notebook's kernel with its standard error going to the file ``stderr_path``.
+
+    What a kernel prints there is not the notebook's output (that travels in messages to
+    papermill): it is TensorFlow's and Jupyter's start-up chatter, and, rarely, a real
+    problem. :func:`execute_notebook` reads the file when the notebook has run and passes on
+    every line that is not chatter (:mod:`mnist_helpers.console`).
+    """
+
+    stderr_path = Unicode("", help="file the kernel's standard error goes to").tag(config=True)
+
+    async def start_kernel(self, **kw) -> None:
+        if not self.stderr_path:
+            return await super().start_kernel(**kw)
+        with open(self.stderr_path, "ab") as log:  # the kernel gets its own copy of the handle
+            return await super().start_kernel(stderr=log, **kw)
+
+
 def execute_notebook(
     path: Path,
     output: Path,
@@ -144,6 +167,10 @@ def execute_notebook(
     previous = os.environ.get("MNIST_FIGURES_DIR")
     if figures is not None:  # the kernel inherits this process's environment
         os.environ["MNIST_FIGURES_DIR"] = str(figures)
+    from traitlets.config import Config
+
+    kernel_log = tempfile.NamedTemporaryFile(prefix="kernel-", suffix=".log", delete=False)
+    kernel_log.close()
     try:
         papermill.execute_notebook(
             str(path),
@@ -153,8 +180,12 @@ def execute_notebook(
             cwd=str(path.parent),
             progress_bar=False,
             log_output=log_output,
+            kernel_manager_class=QuietKernelManager,
+            config=Config({"QuietKernelManager": {"stderr_path": kernel_log.name}}),
         )
     finally:
+        forward_without_noise(Path(kernel_log.name).read_text(errors="replace"))
+        Path(kernel_log.name).unlink(missing_ok=True)
         if previous is None:
             os.environ.pop("MNIST_FIGURES_DIR", None)
         else:
@@ -232,10 +263,16 @@ def _minutes(seconds: float) -> str:
 
 
 def _devices(nb) -> str:
-    """The ``devices`` line that ``check_env()`` printed in the notebook's setup cell."""
+    """The devices that ``check_env()`` printed in the notebook's setup cell.
+
+    Read from its one-line summary (``environment OK: ...; devices: 2 CPU cores, no GPU``) or
+    from the ``devices`` row of its full table.
+    """
     for cell in nb.cells[:3]:
         for output in cell.get("outputs", []):
             for line in output.get("text", "").splitlines():
+                if line.startswith("environment OK:") and "; devices: " in line:
+                    return line.split("; devices: ", 1)[1].strip()
                 if line.startswith("devices"):
                     return line.removeprefix("devices").strip()
     return "unknown machine"
@@ -306,6 +343,50 @@ def runtime_markdown(rows: list[dict]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+TIME_PREFIX = "**Time:**"
+
+
+def time_line(row: dict) -> str:
+    """A notebook's time line, generated from the same row as the guide's table.
+
+    Class time from the notebook's plan (``course.minutes`` metadata), computer time from its
+    last headless run, so the notebook, docs/teaching.md and the metadata never disagree.
+    """
+    teaching, exercises = row["teaching"] or 0, row["exercises"] or 0
+    return (
+        f"{TIME_PREFIX} about {teaching + exercises} minutes in class ({teaching} teaching, "
+        f"{exercises} exercises); running every cell took the computer "
+        f"{_minutes(row['seconds'])} ({row['machine']}; all notebooks: docs/teaching.md)."
+    )
+
+
+def update_time_lines(rows: list[dict], folder: Path | None = None) -> list[Path]:
+    """Write each row's :func:`time_line` into its notebook's first cell; return those changed.
+
+    The first cell must hold a line that starts with ``**Time:**``: it is replaced whole.
+    Only the markdown changes; outputs and metadata stay as they are.
+    """
+    import nbformat
+
+    folder = Path(folder) if folder else project_root() / "notebooks"
+    changed = []
+    for row in rows:
+        path = folder / row["notebook"]
+        nb = nbformat.read(path, as_version=4)
+        lines = nb.cells[0].source.split("\n")
+        where = [i for i, line in enumerate(lines) if line.startswith(TIME_PREFIX)]
+        if len(where) != 1:
+            raise ValueError(f"{path}: its first cell needs one line starting with {TIME_PREFIX}")
+        line = time_line(row)
+        if lines[where[0]] == line:
+            continue
+        lines[where[0]] = line
+        nb.cells[0].source = "\n".join(lines)
+        write_text_atomic(path, nbformat.writes(nb) + "\n")
+        changed.append(path)
+    return changed
+
+
 def update_guide(guide: Path, markdown: str) -> bool:
     """Replace the part of ``guide`` between the runtimes markers; return whether it changed."""
     text = guide.read_text()
@@ -359,6 +440,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.update:
             changed = update_guide(args.update, markdown)
             print(f"{args.update}: {'updated' if changed else 'already up to date'}")
+            if args.source is None:  # the committed notebooks: their time lines too
+                for path in update_time_lines(runtime_table()):
+                    print(f"{path.name}: time line updated")
         else:
             print(markdown)
         return 0

@@ -257,12 +257,14 @@ def main(argv: list[str] | None = None) -> int:
             print("[]")
         return 2
 
+    from mnist_helpers.console import quiet_stderr
     from mnist_helpers.preprocess import ImageError, mnist_like
     from mnist_helpers.runtimes import load_predictor
 
     model_path = args.model or runs_dir() / "default" / "model.keras"
     try:
-        predictor = load_predictor(model_path, args.runtime)
+        with quiet_stderr():  # TensorFlow's start-up lines are not for the user
+            predictor = load_predictor(model_path, args.runtime)
     except (OSError, ValueError, ImportError, RuntimeError, AssertionError) as err:
         # FileNotFoundError, ModelFileError, UnsafeModelError, MissingRuntimeError,
         # ExportMismatchError, MnistNotFoundError

@@ -151,3 +151,55 @@ def test_parse_value_follows_yaml():
     assert course.parse_value("3e-3") == 0.003
     assert course.parse_value("null") is None
     assert course.parse_value("cnn") == "cnn"
+
+
+# what a learner must not see in the terminal (the issue that asked for it quotes these)
+CHATTER = (
+    "absl::InitializeLog",
+    "oneDNN custom operations",
+    "Could not find cuda drivers",
+    "Kernel is running over TCP",
+)
+
+
+def test_a_kernels_start_up_chatter_is_hidden_and_its_real_errors_still_shown(tmp_path, capfd):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "mnist-cnn-course", "language": "python"}
+    noise = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n"
+        "I0000 00:00:1795934413.955597    7521 cudart_stub.cc:31] Could not find cuda drivers\\n"
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            f"import os\nos.write(2, b'{noise}')\nos.write(2, b'a real kernel problem\\n')\n"
+            "print('the output')"
+        )
+    ]
+    nbformat.write(nb, tmp_path / "chatter.ipynb")
+    course.execute_notebook(tmp_path / "chatter.ipynb", tmp_path / "out.ipynb")
+    err = capfd.readouterr().err
+    assert "a real kernel problem" in err
+    assert not [line for line in err.splitlines() if any(c in line for c in CHATTER)], err
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert executed.cells[0].outputs[-1]["text"] == "the output\n"
+
+
+@pytest.mark.real_data
+def test_the_course_runner_prints_no_tensorflow_or_jupyter_chatter(workspace):
+    """`make run` is this command over every notebook; 01 imports TensorFlow in a kernel."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_helpers.course", "run", "--only", "01"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout + result.stderr
+    assert "running 01_data_exploration.ipynb" in result.stdout
+    assert not [line for line in printed.splitlines() if any(c in line for c in CHATTER)], printed

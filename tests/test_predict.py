@@ -250,3 +250,32 @@ def test_raw_pixel_bytes_are_refused_rather_than_misread():
     with pytest.raises(ValueError, match=r"float64 values up to 255"):
         _as_batch(np.full((28, 28), 255.0))
     assert _as_batch(np.zeros((2, 28, 28), dtype=np.uint8) / 255).shape == (2, 28, 28, 1)
+
+
+def test_cli_on_a_good_image_prints_only_its_result_and_nothing_on_stderr(model_file, digit_png):
+    """In a fresh process, as a learner runs it: TensorFlow's start-up lines stay hidden."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mnist_helpers.predict",
+            "--runtime",
+            "keras",
+            "--model",
+            str(model_file),
+            str(digit_png),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    [line] = result.stdout.splitlines()
+    assert re.fullmatch(
+        rf"{re.escape(str(digit_png))}: (\d: +\d+\.\d\d%  ){{2}}\d: +\d+\.\d\d%", line
+    )
