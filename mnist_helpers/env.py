@@ -131,8 +131,27 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
     return facts, problems
 
 
-def check_env() -> bool:
-    """Print versions, Keras backend, CPU/GPU, kernel and data cache; say how to fix problems.
+def summary_line(facts: dict[str, str]) -> str:
+    """The one line :func:`check_env` prints when all is well.
+
+    >>> summary_line({"python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1",
+    ...               "devices": "2 CPU cores, no GPU"})
+    'environment OK: Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1; devices: 2 CPU cores, no GPU'
+    """
+    return (
+        f"environment OK: Python {facts['python']}, TensorFlow {facts.get('tensorflow')}, "
+        f"Keras {facts.get('keras')}; devices: {facts.get('devices', 'unknown')}"
+    )
+
+
+def check_env(verbose: bool = False) -> bool:
+    """Check the environment; print one line when all is well, the full table otherwise.
+
+    The table lists versions, Keras backend, CPU/GPU, kernel and data cache, followed by one
+    ``PROBLEM:`` line per problem, each saying how to fix it.
+
+    Args:
+        verbose: print the full table even when nothing needs fixing.
 
     Returns:
         ``True`` when no problem was found.
@@ -140,13 +159,14 @@ def check_env() -> bool:
     Taught in 01 (and called at the top of every notebook).
     """
     facts, problems = environment_report()
-    width = max(len(k) for k in facts)
-    for key, value in facts.items():
-        print(f"{key:<{width}}  {value}")
+    if problems or verbose:
+        width = max(len(k) for k in facts)
+        for key, value in facts.items():
+            print(f"{key:<{width}}  {value}")
     for problem in problems:
         print(f"PROBLEM: {problem}")
     if not problems:
-        print("environment OK")
+        print(summary_line(facts) if not verbose else "environment OK")
     return not problems
 
 

@@ -35,6 +35,7 @@ def test_runtime_table_reads_papermill_times_and_the_plan(tmp_path):
     assert [r["notebook"] for r in rows] == ["01_a.ipynb", "02_b.ipynb"]
     assert rows[1]["parameters"] == "profile='smoke'" and rows[0]["parameters"] == "defaults"
     assert rows[0]["machine"] == "2 CPU cores, no GPU"
+
     markdown = course.runtime_markdown(rows)
     first_row = "| [01 · A title](../notebooks/01_a.ipynb) | 30 min | 15 min | 9 s | defaults |"
     assert first_row in markdown
@@ -194,3 +195,36 @@ def test_notebooks_in_place_replace_the_tracked_file_once_finished(tmp_path, mon
     assert executed.cells[-1].outputs[0]["text"] == "executed\n"
     assert "input_path" not in executed.metadata["papermill"]
     assert [p.name for p in tmp_path.iterdir()] == ["01_tiny.ipynb"]
+
+
+def test_runtime_table_reads_the_devices_of_check_envs_one_line_summary(tmp_path):
+    path = make_executed(tmp_path, "01_a.ipynb", 9.2)
+    nb = nbformat.read(path, as_version=4)
+    line = "environment OK: Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1; devices: 16 CPU cores"
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text=line + "\n")]
+    nbformat.write(nb, path)
+    assert course.runtime_table(tmp_path)[0]["machine"] == "16 CPU cores"
+
+
+def test_time_lines_are_generated_from_the_plan_and_the_run_and_replace_only_their_line(
+    tmp_path,
+):
+    path = make_executed(tmp_path, "01_a.ipynb", 123.4)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source = "# 01 · A title\n\n**Time:** old guess.\nNeeds: nothing."
+    nbformat.write(nb, path)
+    rows = course.runtime_table(tmp_path)
+    assert course.update_time_lines(rows, tmp_path) == [path]
+    source = nbformat.read(path, as_version=4).cells[0].source
+    assert source.splitlines()[2] == (
+        "**Time:** about 45 minutes in class (30 teaching, 15 exercises); running every cell "
+        "took the computer 2 min 3 s (2 CPU cores, no GPU; all notebooks: docs/teaching.md)."
+    )
+    assert source.splitlines()[3] == "Needs: nothing."
+    assert course.update_time_lines(rows, tmp_path) == []  # already up to date
+
+
+def test_a_notebook_without_a_time_line_is_an_error_naming_it(tmp_path):
+    make_executed(tmp_path, "01_a.ipynb", 9.0)
+    with pytest.raises(ValueError, match=r"01_a.ipynb: its first cell needs one line starting"):
+        course.update_time_lines(course.runtime_table(tmp_path), tmp_path)

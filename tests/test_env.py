@@ -82,7 +82,28 @@ def test_check_env_returns_true_exactly_when_it_prints_no_problem(empty_cache, c
     problems = [line for line in lines if line.startswith("PROBLEM: ")]
     assert isinstance(ok, bool)
     assert ok == (not problems), lines
-    assert ("environment OK" in lines) == ok
+    assert any(line.startswith("environment OK") for line in lines) == ok
+
+
+def test_check_env_prints_one_line_when_all_is_well_and_the_table_on_request(monkeypatch, capsys):
+    from mnist_helpers import env
+
+    facts = {
+        "python": "3.11.7",
+        "tensorflow": "2.21.0",
+        "keras": "3.15.1",
+        "devices": "2 CPU cores, no GPU",
+        "data cache": "~/.cache/x (ready)",
+    }
+    monkeypatch.setattr(env, "environment_report", lambda: (dict(facts), []))
+    assert env.check_env() is True
+    assert capsys.readouterr().out.splitlines() == [
+        "environment OK: Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1; "
+        "devices: 2 CPU cores, no GPU"
+    ]
+    assert env.check_env(verbose=True) is True
+    lines = capsys.readouterr().out.splitlines()
+    assert "data cache  ~/.cache/x (ready)" in lines and lines[-1] == "environment OK"
 
 
 def test_display_path_hides_the_home_and_course_folders(monkeypatch, tmp_path):
