@@ -2,7 +2,8 @@
 
 Pass ``save="04_confusion_matrix"`` to also write it to ``figures/04_confusion_matrix.png``
 (fixed size and dpi, so the README's pictures are reproducible). Digits are always drawn
-with ``cmap="gray_r"`` (black ink on white) and without ticks.
+as the model sees them, white ink on black (``cmap="gray"``, 0 black, full ink white), on a
+fixed scale (0 to 1, or 0 to 255 for bytes) and without ticks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from mnist_helpers.files import atomic_path  # noqa: E402
 from mnist_helpers.paths import figures_dir  # noqa: E402
 
-DIGIT_CMAP = "gray_r"
+#: Digits as the model sees them: 0 (background) black, full ink white.
+DIGIT_CMAP = "gray"
 
 
 def save_figure(fig: Figure, name: str) -> str:
@@ -38,7 +40,9 @@ def _finish(fig: Figure, save: str | None) -> Figure:
 
 
 def _show_digit(ax, image: np.ndarray, title: str | None = None, **title_kw) -> None:
-    ax.imshow(np.squeeze(image), cmap=DIGIT_CMAP, vmin=0, vmax=float(max(1, np.max(image))))
+    image = np.squeeze(np.asarray(image))
+    full_ink = 255 if image.dtype.kind in "ui" or image.max(initial=0) > 1 else 1
+    ax.imshow(image, cmap=DIGIT_CMAP, vmin=0, vmax=full_ink)
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:
@@ -323,6 +327,7 @@ def plot_accuracy_vs_time(
     accuracies: np.ndarray,
     target: float | None = None,
     save: str | None = None,
+    n_test: int | None = None,
 ) -> Figure:
     """Test accuracy (in %) of each model or ensemble against its training time.
 
@@ -332,21 +337,46 @@ def plot_accuracy_vs_time(
         accuracies: test accuracies as fractions (0.996 is drawn as 99.6).
         target: an accuracy (fraction) to draw as a dashed line, or ``None``.
         save: a figure name, e.g. ``"05_accuracy_vs_time"``.
+        n_test: the number of test images the accuracies were measured on; when given, each
+            point gets an error bar of one binomial standard error, sqrt(p (1 - p) / n): the
+            noise of a test accuracy (05's exercise 05.3).
 
     Taught in 05.
     """
     seconds = np.asarray(seconds, dtype=float)
     percent = np.asarray(accuracies, dtype=float) * 100
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.scatter(seconds, percent, color="C0", zorder=3)
+    errors = np.zeros_like(percent)
+    if n_test is not None:
+        if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1:
+            raise ValueError(f"n_test must be a positive integer, got {n_test!r}")
+        fractions = percent / 100
+        errors = 100 * np.sqrt(fractions * (1 - fractions) / n_test)
+        ax.errorbar(
+            seconds,
+            percent,
+            yerr=errors,
+            fmt="o",
+            color="C0",
+            capsize=3,
+            zorder=3,
+            label=f"test accuracy ± 1 standard error ({n_test:,} images)",
+        )
+    else:
+        ax.scatter(seconds, percent, color="C0", zorder=3)
     if target is not None:
         ax.axhline(target * 100, color="C1", linestyle="--", label=f"target {target:.1%}")
+    if target is not None or n_test is not None:
         ax.legend(loc="lower right")
     # labels to the right of their points, pushed up where they would overlap
     x_max = float(seconds.max()) if len(seconds) else 1.0
     char = x_max / 95  # about one character of the 8-point labels, in seconds
     longest = max((len(label) for label in labels), default=0)
-    low, high = (float(percent.min()), float(percent.max())) if len(percent) else (0.0, 1.0)
+    low, high = (
+        (float((percent - errors).min()), float((percent + errors).max()))
+        if len(percent)
+        else (0.0, 1.0)
+    )
     gap = max(high - low, 0.05) * 0.07
     label_y = percent.copy()
     # boxes (x from, x to, y) that a label must not cover: the points, then placed labels
@@ -422,8 +452,8 @@ def plot_preprocessing_steps(
     with an ``"original"`` image first. The original and the ``"grayscale"`` step hold
     brightness (paper light, ink dark) and are drawn as they look, the original in its own
     colours; the later steps hold ink (1 = ink) and are drawn like every digit of the course,
-    ink dark (``gray_r``). The last panel marks the centre of mass (+) and the field's
-    centre (dotted lines). Taught in 06.
+    white ink on black, as the model sees them. The last panel marks the centre of mass (+)
+    and the field's centre (dotted lines). Taught in 06.
     """
     fig, axes = plt.subplots(1, len(steps), figsize=(2.3 * len(steps), 3.0), squeeze=False)
     for ax, (name, image) in zip(axes[0], steps.items(), strict=True):
@@ -443,8 +473,8 @@ def plot_preprocessing_steps(
         centre = ((rows * last).sum() / last.sum(), (cols * last).sum() / last.sum())
         middle = (last.shape[0] - 1) / 2
         ax = axes[0, -1]
-        ax.axhline(middle, color="C0", linestyle=":", linewidth=1)
-        ax.axvline(middle, color="C0", linestyle=":", linewidth=1)
+        ax.axhline(middle, color="C9", linestyle=":", linewidth=1)
+        ax.axvline(middle, color="C9", linestyle=":", linewidth=1)
         ax.plot(centre[1], centre[0], "+", color="C1", markersize=12, markeredgewidth=2)
         ax.set_title(f"{ax.get_title()}, + centre of mass", fontsize=9, fontweight="normal")
     fig.suptitle(title)

@@ -63,3 +63,27 @@ def test_save_writes_png_into_the_figures_folder(tmp_path, monkeypatch):
     png = tmp_path / "01_test.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["01_test.png"]  # no temporary left
+
+
+def test_accuracy_vs_time_draws_one_standard_error_per_point():
+    from matplotlib.container import ErrorbarContainer
+
+    fig = plots.plot_accuracy_vs_time(["a", "b"], [10.0, 20.0], [0.99, 0.996], n_test=10_000)
+    [bars] = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    segments = bars.lines[2][0].get_segments()
+    half_heights = [abs(seg[1][1] - seg[0][1]) / 2 for seg in segments]
+    expected = [100 * np.sqrt(p * (1 - p) / 10_000) for p in (0.99, 0.996)]
+    assert np.allclose(half_heights, expected)
+    assert "standard error" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    with pytest.raises(ValueError, match="n_test must be a positive integer, got 0"):
+        plots.plot_accuracy_vs_time(["a"], [1.0], [0.9], n_test=0)
+
+
+@pytest.mark.parametrize("image", [X[0], (X[0] * 255).astype(np.uint8)], ids=["floats", "bytes"])
+def test_digits_are_drawn_as_the_model_sees_them_white_ink_on_black(image):
+    fig = plots.plot_digit_grid(np.stack([image] * 20), np.arange(20) % 10, per_class=2)
+    shown = fig.axes[0].images[0]
+    full_ink = 255 if image.dtype == np.uint8 else 1
+    assert shown.norm.vmin == 0 and shown.norm.vmax == full_ink
+    assert shown.cmap(0.0)[:3] == (0.0, 0.0, 0.0)  # background black
+    assert shown.cmap(1.0)[:3] == (1.0, 1.0, 1.0)  # full ink white
