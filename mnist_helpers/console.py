@@ -71,4 +71,3 @@ def quiet_stderr() -> Iterator[None]:
             os.close(saved)
             capture.seek(0)
             forward_without_noise(capture.read().decode(errors="replace"))
-

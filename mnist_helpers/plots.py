@@ -33,7 +33,8 @@ def save_figure(fig: Figure, name: str) -> str:
 
 
 def _finish(fig: Figure, save: str | None) -> Figure:
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # figures with a shared colour bar lay out themselves
+        fig.tight_layout()
     if save:
         save_figure(fig, save)
     return fig
@@ -89,12 +90,43 @@ def plot_mean_digits(x: np.ndarray, y: np.ndarray, save: str | None = None) -> F
 
 
 def plot_pixel_histogram(x: np.ndarray, save: str | None = None) -> Figure:
-    """Histogram of all pixel values (log scale): mostly 0, a bump near the maximum. 01."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.hist(np.ravel(x), bins=64, color="C0", log=True)
-    ax.set_title("Pixel intensities of the training images")
-    ax.set_xlabel("pixel value")
-    ax.set_ylabel("number of pixels (log scale)")
+    """Where the pixel values lie, on linear scales that show their true shares. Taught in 01.
+
+    Left: the share of all pixels that are background (0), in between (1-249) and full ink
+    (250-255). Right: the cumulative share of the ink pixels (value 1 or more) at or below
+    each value: a steady climb through the soft stroke edges, then a final jump at full ink.
+    ``x`` holds bytes (0-255) or floats in [0, 1] (scaled to 0-255).
+    """
+    values = np.ravel(x)
+    if values.dtype.kind == "f":
+        values = np.rint(values * 255)
+    values = values.astype(np.int64)
+    groups = {
+        "background\n0": values == 0,
+        "in between\n1-249": (values > 0) & (values < 250),
+        "full ink\n250-255": values >= 250,
+    }
+    shares = [100 * mask.mean() for mask in groups.values()]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=(2, 3))
+    bars = left.bar(list(groups), shares, color=["0.3", "C0", "C1"])
+    left.bar_label(bars, fmt="%.1f %%", fontsize=9)
+    left.set_ylim(0, 100)
+    left.set_title("All pixels")
+    left.set_xlabel("pixel value")
+    left.set_ylabel("share of all pixels (%)")
+    ink = values[values > 0]
+    counts = np.bincount(ink, minlength=256)[1:]
+    cumulative = 100 * np.cumsum(counts) / max(len(ink), 1)
+    right.plot(np.arange(1, 256), cumulative, color="C0")
+    right.axvline(249.5, color="C1", linestyle="--", label="full ink starts (250)")
+    right.set_xlim(0, 256)
+    right.set_ylim(0, 100)
+    right.set_title("Ink pixels (value 1 or more), cumulative")
+    right.set_xlabel("pixel value")
+    right.set_ylabel("share of ink pixels at or below (%)")
+    right.legend(loc="upper left")
+    right.grid(alpha=0.3)
+    fig.suptitle("Pixel intensities of the training images")
     return _finish(fig, save)
 
 
@@ -130,37 +162,66 @@ def plot_convolution(
 def plot_feature_maps(
     maps: np.ndarray, title: str, max_maps: int = 16, save: str | None = None
 ) -> Figure:
-    """Draw up to ``max_maps`` channels of one image's feature maps ``(h, w, channels)``. 02/04."""
+    """Draw up to ``max_maps`` channels of one image's feature maps ``(h, w, channels)``.
+
+    Every panel uses the same colour scale, from 0 (dark) to the largest value shown
+    (bright), with one colour bar: panels can be compared, and a dim map is a weak response,
+    not a rescaled strong one. Taught in 04.
+    """
     n = min(max_maps, maps.shape[-1])
     cols = 8
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.2 + 0.5), squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(cols * 1.1 + 0.9, rows * 1.2 + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    shown = maps[..., :n]
+    low, high = min(0.0, float(shown.min())), float(shown.max()) or 1.0
+    image = None
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
         if i < n:
-            ax.imshow(maps[..., i], cmap="viridis")
+            image = ax.imshow(maps[..., i], cmap="viridis", vmin=low, vmax=high)
             ax.set_title(f"#{i}", fontsize=8, fontweight="normal")
         else:
             ax.axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.9, label="activation")
     fig.suptitle(title)
     return _finish(fig, save)
 
 
 def plot_filters(kernels: np.ndarray, title: str, save: str | None = None) -> Figure:
-    """Draw first-layer kernels ``(h, w, 1, n)`` as small images. Taught in 04."""
+    """Draw first-layer kernels ``(h, w, 1, n)`` as small images, on one shared colour scale.
+
+    Red: a positive weight (the filter responds to ink there), blue: a negative one (it
+    responds to background there), white: zero; one colour bar for all. Taught in 04.
+    """
     n = kernels.shape[-1]
     cols = 8
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.0, rows * 1.1 + 0.5), squeeze=False)
-    limit = float(np.abs(kernels).max())
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(cols * 1.0 + 0.9, rows * 1.1 + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    limit = float(np.abs(kernels).max()) or 1.0
+    image = None
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
         if i < n:
-            ax.imshow(kernels[:, :, 0, i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            image = ax.imshow(kernels[:, :, 0, i], cmap="RdBu_r", vmin=-limit, vmax=limit)
         else:
             ax.axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.9, label="weight")
     fig.suptitle(title)
     return _finish(fig, save)
 
@@ -207,21 +268,30 @@ def plot_learning_rate(
 
 
 def plot_confusion_matrix(cm: pd.DataFrame, save: str | None = None) -> Figure:
-    """Draw the confusion matrix with counts; the diagonal is dimmed so errors stand out. 04."""
+    """Draw the confusion matrix with its counts; the colour shows the errors only.
+
+    The diagonal (the right answers, far larger) is left white with dark counts, so the
+    colour scale is spent on the mistakes and every count stays readable. Taught in 04.
+    """
     values = cm.to_numpy()
-    off = values.copy()
-    np.fill_diagonal(off, 0)
+    off = np.ma.masked_array(values, mask=np.eye(*values.shape, dtype=bool))
+    colours = matplotlib.colormaps["viridis"].with_extremes(bad="white")  # the diagonal
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    image = ax.imshow(off, cmap="viridis")
+    image = ax.imshow(off, cmap=colours, vmin=0)
+    top = max(int(off.max() or 0), 1)
     for (t, p), count in np.ndenumerate(values):
-        if count:
-            colour = "0.6" if t == p else ("k" if off[t, p] > off.max() / 2 else "w")
+        if t == p:
+            ax.text(
+                p, t, str(count), ha="center", va="center", fontsize=8, color="k", fontweight="bold"
+            )
+        elif count:
+            colour = "k" if count > top / 2 else "w"
             ax.text(p, t, str(count), ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
-    ax.set_title("Confusion matrix (colour: errors only)")
+    ax.set_title("Confusion matrix (colour: errors; diagonal: right)")
     colorbar = fig.colorbar(image, ax=ax, label="number of test images")
     colorbar.ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     return _finish(fig, save)
@@ -259,9 +329,23 @@ def plot_confidence_histogram(
     correct = proba.argmax(axis=1) == np.asarray(y_true)
     bins = np.linspace(0, 1, 41)
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.hist(confidence[correct], bins=bins, log=True, alpha=0.8, label=f"right ({correct.sum():,})")
+    # outlines (step histograms), so that neither group hides the other
     ax.hist(
-        confidence[~correct], bins=bins, log=True, alpha=0.8, label=f"wrong ({(~correct).sum():,})"
+        confidence[correct],
+        bins=bins,
+        log=True,
+        histtype="step",
+        linewidth=2,
+        label=f"right ({correct.sum():,})",
+    )
+    ax.hist(
+        confidence[~correct],
+        bins=bins,
+        log=True,
+        histtype="step",
+        linewidth=2,
+        linestyle="--",
+        label=f"wrong ({(~correct).sum():,})",
     )
     ax.set_title("How sure is the model?")
     ax.set_xlabel("probability of the predicted digit")

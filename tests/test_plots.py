@@ -18,6 +18,12 @@ Y = np.arange(60) % 10
 PROBA = rng.dirichlet(np.ones(10), size=60)
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    matplotlib.pyplot.close("all")
+
+
 def figure_cases():
     history = pd.DataFrame(
         {
@@ -87,3 +93,40 @@ def test_digits_are_drawn_as_the_model_sees_them_white_ink_on_black(image):
     assert shown.norm.vmin == 0 and shown.norm.vmax == full_ink
     assert shown.cmap(0.0)[:3] == (0.0, 0.0, 0.0)  # background black
     assert shown.cmap(1.0)[:3] == (1.0, 1.0, 1.0)  # full ink white
+
+
+@pytest.mark.parametrize(
+    ("draw", "panels"),
+    [
+        (lambda: plots.plot_feature_maps(rng.random((14, 14, 10)) * [[np.arange(1, 11)]], "m"), 10),
+        (lambda: plots.plot_filters(rng.normal(size=(5, 5, 1, 12)), "filters"), 12),
+    ],
+    ids=["feature_maps", "filters"],
+)
+def test_maps_share_one_colour_scale_and_carry_a_colour_bar(draw, panels):
+    fig = draw()
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == panels
+    assert len({(im.norm.vmin, im.norm.vmax) for im in images}) == 1  # one scale for all
+    colour_bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(colour_bars) == 1 and colour_bars[0].get_ylabel()
+
+
+def test_confusion_matrix_keeps_the_diagonal_white_with_dark_readable_counts():
+    y = np.repeat(np.arange(10), 20)
+    pred = y.copy()
+    pred[:3] = 7  # three zeros read as 7
+    fig = plots.plot_confusion_matrix(evaluation.confusion_matrix_frame(y, pred))
+    ax = fig.axes[0]
+    image = ax.images[0]
+    assert image.get_array().mask[0, 0]
+    assert np.allclose(image.cmap.get_bad()[:3], 1.0)  # white
+    texts = {text.get_text(): text.get_color() for text in ax.texts}
+    assert texts["17"] == "k" and texts["20"] == "k"  # diagonal counts: dark on white
+    assert "3" in texts  # the mistake
+
+
+def test_confidence_histogram_draws_outlines_so_neither_group_hides_the_other():
+    fig = plots.plot_confidence_histogram(PROBA, Y)
+    patches = fig.axes[0].patches
+    assert len(patches) == 2 and all(not patch.get_fill() for patch in patches)
