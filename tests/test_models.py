@@ -42,6 +42,15 @@ def test_default_cnn_parameter_count_and_layers():
     assert model.get_layer("relu1").output.shape[1:] == (14, 14, 16)
 
 
+def test_pool_last_moves_pooling_to_the_end_of_each_block_and_keeps_the_parameters():
+    first, last = build_cnn(), build_cnn(pool_last=True)
+    names = [layer.name for layer in last.layers]
+    assert names[:4] == ["conv1", "bn1", "relu1", "pool1"]
+    assert names[8:11] == ["conv3", "bn3", "relu3"]  # the last block still does not pool
+    assert last.count_params() == first.count_params()
+    assert last.get_layer("bn1").output.shape[1:] == (28, 28, 16)  # 4x the numbers to normalise
+
+
 def test_wide_cnn_has_one_and_a_half_times_the_filters():
     model = build_model("cnn_wide")
     assert model.name == "cnn_wide"
