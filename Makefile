@@ -20,7 +20,7 @@ export PYTHONUNBUFFERED := 1
 
 NB_PARAMS := $(if $(PROFILE),-p profile $(PROFILE)) $(if $(EPOCHS),-p epochs $(EPOCHS)) \
 	$(if $(BATCH_SIZE),-p batch_size $(BATCH_SIZE)) $(if $(LEARNING_RATE),-p learning_rate $(LEARNING_RATE)) \
-	$(if $(SEED),-p seed $(SEED)) $(if $(MODEL),-p model $(MODEL)) $(if $(N_TRAIN),-p n_train $(N_TRAIN)) \
+	$(if $(SEED),-p seed $(SEED)) $(if $(ARCHITECTURE),-p architecture $(ARCHITECTURE)) $(if $(N_TRAIN),-p n_train $(N_TRAIN)) \
 	$(if $(RUN_NAME),-p run_name $(RUN_NAME)) $(if $(PARAMS),--params $(PARAMS))
 
 .PHONY: setup python-check run test test-fast data lab lint notebooks guide student instructor \

@@ -6,7 +6,7 @@ A grid is a small YAML file (``sweeps/example_grid.yaml`` ships with the course)
     fixed:                   # parameters every run gets
       profile: smoke
     grid:                    # every combination of these values is run
-      model: [mlp, cnn]
+      architecture: [mlp, cnn]
       n_train: [2000, 6000]
 
 Every key of ``fixed`` and ``grid`` must be a parameter of the notebook's ``parameters`` cell
@@ -16,7 +16,8 @@ From a terminal: ``python -m mnist_helpers.sweep sweeps/example_grid.yaml``; fro
 ``run_sweep("sweeps/example_grid.yaml")``. Each combination is executed with papermill into
 its own ``runs/<run name>/`` (the executed notebook is kept there as ``03_training.ipynb``),
 named after its grid settings and a short hash of *all* its parameters, e.g.
-``example_model-cnn_n_train-2000_3f9a1c``: change a ``fixed`` value and the runs get new names.
+``example_architecture-cnn_n_train-2000_3f9a1c``: change a ``fixed`` value and the runs get
+new names.
 A finished run also keeps the parameters it ran with in ``sweep_params.json``; re-running the
 sweep skips a combination only when its ``metrics.json`` exists and those parameters are the
 same. A failing combination (a cell's error, a dead kernel, anything) is reported and the
@@ -147,7 +148,7 @@ def run_name_for(sweep: str, settings: dict, fixed: dict | None = None) -> str:
 
     The readable part is the sweep's name and the grid ``settings``; then comes a short hash
     of every parameter, ``fixed`` ones included, so two runs share a name only if they share
-    every parameter: ``run_name_for("example", {"model": "cnn", "n_train": 2000},
+    every parameter: ``run_name_for("example", {"architecture": "cnn", "n_train": 2000},
     {"profile": "smoke"})`` is ``example_model-cnn_n_train-2000_`` followed by 6 hex digits.
     Only letters, digits, ``.``, ``_`` and ``-`` are kept (what 03's ``run_name`` accepts).
     """

@@ -55,7 +55,12 @@ def seed_everything(seed: int) -> None:
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run; the parameters cell of 03 mirrors these fields."""
+    """Every setting of a training run; the parameters cell of 03 mirrors these fields.
+
+    ``model`` is the name of the architecture to build (:data:`MODEL_VARIANTS`); 03's
+    parameter for it is called ``architecture``, so that in the notebooks ``model`` is
+    always a Keras model.
+    """
 
     model: str = "cnn"
     epochs: int = 7
@@ -88,7 +93,8 @@ class TrainConfig:
         if self.model not in MODEL_VARIANTS:
             raise ValueError(
                 f"model must be one of {', '.join(map(repr, MODEL_VARIANTS))}, got "
-                f"{self.model!r} ({hint}, e.g. model='cnn')"
+                f"{self.model!r} (the architecture's name: set `architecture` in 03's parameters "
+                "cell, e.g. architecture='cnn')"
             )
         positive_int("epochs", self.epochs)
         positive_int("batch_size", self.batch_size)

@@ -91,12 +91,17 @@ def test_executed_notebooks_keep_no_local_paths(tmp_path):
 
 def test_a_number_for_a_text_parameter_stays_text(tmp_path):
     """`make run RUN_NAME=2024`: 03 takes only a text run_name, so 2024 must arrive as '2024'."""
-    pairs = [("run_name", "2024"), ("epochs", "3"), ("learning_rate", "1e-3"), ("model", "mlp")]
+    pairs = [
+        ("run_name", "2024"),
+        ("epochs", "3"),
+        ("learning_rate", "1e-3"),
+        ("architecture", "mlp"),
+    ]
     assert course.build_parameters(pairs) == {
         "run_name": "2024",
         "epochs": 3,
         "learning_rate": 0.001,
-        "model": "mlp",
+        "architecture": "mlp",
     }
     params = tmp_path / "params.yaml"
     params.write_text("run_name: 2024\nseed: 7\nn_train: null\n")
@@ -106,7 +111,7 @@ def test_a_number_for_a_text_parameter_stays_text(tmp_path):
 
 
 def test_text_parameters_are_those_with_a_text_default():
-    assert {"run_name", "model", "profile"} <= course.text_parameters()
+    assert {"run_name", "architecture", "profile"} <= course.text_parameters()
     assert not {"epochs", "seed", "learning_rate", "n_train", "tensorboard"} & (
         course.text_parameters()
     )

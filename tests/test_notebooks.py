@@ -101,7 +101,7 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
     ("name", "value", "message"),
     [
         ("epochs", "ten", "epochs must be an integer"),
-        ("model", "resnet", "model must be one of"),
+        ("architecture", "resnet", "model must be one of"),
         ("n_train", 10**6, "n_train must be at most"),
     ],
 )

@@ -86,12 +86,14 @@ def test_run_names_key_on_every_parameter():
     """Settings that read the same, or differ only in `fixed`, still get different runs."""
     name = sweep.run_name_for
     assert name("s", {"filters": [16, 32]}) != name("s", {"filters": [1, 632]})
-    assert name("s", {"model": "cnn"}, {"epochs": 2}) != name("s", {"model": "cnn"}, {"epochs": 3})
+    assert name("s", {"architecture": "cnn"}, {"epochs": 2}) != name(
+        "s", {"architecture": "cnn"}, {"epochs": 3}
+    )
     assert name("s", {"seed": 1}) != name("s", {"seed": "1"})  # the notebook sees 1 or '1'
     # the same parameters always give the same run, whatever the order of the grid file
     assert name("s", {"a": 1}, {"b": 2, "c": 3}) == name("s", {"a": 1}, {"c": 3, "b": 2})
-    example = name("example", {"model": "cnn", "n_train": 2000}, {"profile": "smoke"})
-    assert re.fullmatch(r"example_model-cnn_n_train-2000_[0-9a-f]{6}", example)
+    example = name("example", {"architecture": "cnn", "n_train": 2000}, {"profile": "smoke"})
+    assert re.fullmatch(r"example_architecture-cnn_n_train-2000_[0-9a-f]{6}", example)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +125,7 @@ def test_unknown_parameters_are_refused_before_anything_runs(tmp_path, fake, cap
     grid = write(tmp_path, text)
     with pytest.raises(ValueError, match=r"not parameter\(s\) of 03_training\.ipynb") as error:
         sweep.run_sweep(grid)
-    assert "allowed: batch_size, epochs, learning_rate, model, n_train" in str(error.value)
+    assert "allowed: architecture, batch_size, epochs, learning_rate, n_train" in str(error.value)
     assert "run_name" not in str(error.value).split("allowed:")[1]  # the sweep sets it
     assert fake.calls == []
     assert not (tmp_path / "runs").exists()
@@ -141,14 +143,14 @@ def test_example_grid_is_valid():
 
 
 def test_each_run_gets_all_its_parameters_and_records_them(tmp_path, fake):
-    grid = write(tmp_path, "name: t\nfixed: {profile: smoke}\ngrid:\n  model: [mlp, cnn]\n")
+    grid = write(tmp_path, "name: t\nfixed: {profile: smoke}\ngrid:\n  architecture: [mlp, cnn]\n")
     table = sweep.run_sweep(grid)
     assert table["status"].tolist() == ["done", "done"]
-    assert [call["model"] for call in fake.calls] == ["mlp", "cnn"]
+    assert [call["architecture"] for call in fake.calls] == ["mlp", "cnn"]
     for call, name in zip(fake.calls, table["run_name"], strict=True):
         assert call["profile"] == "smoke" and call["run_name"] == name
         recorded = json.loads((tmp_path / "runs" / name / sweep.PARAMS_FILE).read_text())
-        assert recorded == {"profile": "smoke", "model": call["model"]}
+        assert recorded == {"profile": "smoke", "architecture": call["architecture"]}
 
 
 def test_rerun_skips_only_runs_made_with_the_same_parameters(tmp_path, fake):
@@ -176,8 +178,8 @@ def test_rerun_skips_only_runs_made_with_the_same_parameters(tmp_path, fake):
 
 def test_any_failure_of_one_combination_is_recorded_and_the_others_run(tmp_path, fake):
     """A dead kernel is not a cell error, and must not lose the table either."""
-    fake.fail = lambda p: RuntimeError("Kernel died") if p["model"] == "mlp" else None
-    grid = write(tmp_path, "name: t\ngrid:\n  model: [mlp, cnn]\n")
+    fake.fail = lambda p: RuntimeError("Kernel died") if p["architecture"] == "mlp" else None
+    grid = write(tmp_path, "name: t\ngrid:\n  architecture: [mlp, cnn]\n")
     table = sweep.run_sweep(grid)
     assert table["status"].tolist() == ["failed", "done"]
     assert table.loc[0, "error"] == "RuntimeError: Kernel died"
@@ -214,7 +216,7 @@ def test_example_sweep_every_row_learns(tmp_path, monkeypatch):
     spec = sweep.load_grid(grid)
     for settings, name in zip(sweep.combinations(spec["grid"]), table["run_name"], strict=True):
         assert name == sweep.run_name_for("example", settings, spec["fixed"])
-        assert re.fullmatch(r"example_model-(mlp|cnn)_n_train-(2|6)000_[0-9a-f]{6}", name)
+        assert re.fullmatch(r"example_architecture-(mlp|cnn)_n_train-(2|6)000_[0-9a-f]{6}", name)
         recorded = json.loads((tmp_path / "runs" / name / sweep.PARAMS_FILE).read_text())
         assert recorded == {**spec["fixed"], **settings}
 
@@ -226,7 +228,7 @@ def test_failed_combination_does_not_stop_the_others_and_reruns_skip_done(tmp_pa
     monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
     grid = write(
         tmp_path,
-        "name: t\nfixed: {profile: smoke, model: mlp}\ngrid:\n  epochs: [ten, 2]\n",
+        "name: t\nfixed: {profile: smoke, architecture: mlp}\ngrid:\n  epochs: [ten, 2]\n",
     )
     assert sweep.main([str(grid)]) == 1  # one combination failed
     table = pd.read_csv(tmp_path / "runs" / "sweeps" / "t.csv")
@@ -238,7 +240,7 @@ def test_failed_combination_does_not_stop_the_others_and_reruns_skip_done(tmp_pa
     run = (
         tmp_path
         / "runs"
-        / sweep.run_name_for("t", {"epochs": 2}, {"profile": "smoke", "model": "mlp"})
+        / sweep.run_name_for("t", {"epochs": 2}, {"profile": "smoke", "architecture": "mlp"})
     )
     assert run.name == table.loc[1, "run_name"] and run.name.startswith("t_epochs-2_")
     assert (run / "03_training.ipynb").is_file()
