@@ -249,6 +249,8 @@ def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(tmp_pat
         declared = notebook_parameters(path)
         nb = nbformat.read(path, as_version=4)
         nb.metadata["papermill"] = {}  # where papermill records the parameters it injects
+        for cell in nb.cells:  # papermill's own run adds these; a cell new in JupyterLab lacks them
+            cell.metadata.setdefault("tags", [])
         nb = parameterize_notebook(nb, {k: v for k, v in STUDENT_RUN.items() if k in declared})
         client = NotebookClient(
             nb,
