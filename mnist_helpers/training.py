@@ -327,7 +327,10 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
     the last epoch is kept and nothing stops early;
     after a short run (fewer than :data:`SHORT_RUN_STEPS` steps), re-estimate batch
     normalisation's statistics (:func:`reestimate_batch_norm`); evaluate on the 10,000 test
-    images; write ``model.keras`` and ``metrics.json``.
+    images; write ``model.keras`` and ``metrics.json``. An earlier run of the same name is
+    replaced: its model, metrics, history and exports (``model.tflite``, ``model.onnx``,
+    ``model_int8.tflite``) are removed first, so nothing of the old model is left beside the
+    new one.
 
     Args:
         config: the run's settings (validated again here).
@@ -352,8 +355,11 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
         check_data_matches(config, data)
     run_dir = runs_dir() / config.run_name
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("model.keras", "metrics.json", "history.csv"):
-        (run_dir / stale).unlink(missing_ok=True)
+    # a new model makes the old run's files wrong: its results and its exports (06, export)
+    stale = [run_dir / name for name in ("model.keras", "metrics.json", "history.csv")]
+    stale += [*run_dir.glob("model*.tflite"), *run_dir.glob("model*.onnx")]
+    for path in stale:
+        path.unlink(missing_ok=True)
 
     model = build_model(config.model, augment=config.augment)
     steps = math.ceil(len(data.x_train) / config.batch_size)

@@ -187,3 +187,18 @@ def test_without_a_validation_set_the_last_epoch_is_kept(tmp_path, monkeypatch):
     saved = keras.models.load_model(tmp_path / "noval" / "model.keras")
     for mine, theirs in zip(result.model.get_weights(), saved.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_new_run_removes_the_old_models_files_and_exports(tmp_path, monkeypatch):
+    """Exports of the model a run replaces would be stale: 03 lists the run's files."""
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    old = tmp_path / "again"
+    old.mkdir()
+    for name in ("model.tflite", "model_int8.tflite", "model.onnx", "history.csv", "notes.txt"):
+        (old / name).write_text("from the previous model")
+    data = tiny_data(n_train=120, n_val=40)
+    config = TrainConfig(epochs=1, batch_size=60, run_name="again", n_train=120, validation_size=40)
+    train(config, data=data, verbose=0)
+    names = sorted(p.name for p in old.iterdir())
+    assert names == ["history.csv", "metrics.json", "model.keras", "notes.txt"]  # yours stay
+    assert (old / "history.csv").read_text() != "from the previous model"
