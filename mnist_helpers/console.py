@@ -29,6 +29,8 @@ NOISE_PATTERNS = (
     re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\] "),
     # the second line of the CPU-instructions notice
     re.compile(r"To enable the following instructions: .* rebuild TensorFlow"),
+    # LiteRT, the first time it allocates a model's tensors
+    re.compile(r"INFO: Created TensorFlow Lite XNNPACK delegate for CPU"),
     # Jupyter's kernel, talking to papermill on this machine only (127.0.0.1)
     re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
 )

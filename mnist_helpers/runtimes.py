@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from mnist_helpers.console import quiet_stderr
 
 #: The runtimes in the order ``runtime="auto"`` tries them (fastest first, keras last).
 RUNTIMES = ("litert", "onnx", "keras")
@@ -85,27 +86,6 @@ def _check_fresh(model_path: Path, runtime: str) -> Path:
     return exported
 
 
-@contextlib.contextmanager
-def _quiet_native_info(first: bool):
-    """Hide the one INFO line LiteRT's C++ code writes to stderr when it first allocates.
-
-    ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.": a learner reads it as an
-    error.) Errors still raise Python exceptions, with their messages.
-    """
-    if not first:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 class LiteRTPredictor:
     """Predict with a ``.tflite`` model in the LiteRT interpreter.
 
@@ -134,7 +114,8 @@ class LiteRTPredictor:
     def _resize(self, n: int) -> None:
         if n != self._batch:
             self._interpreter.resize_tensor_input(self._input, [n, 28, 28, 1])
-            with _quiet_native_info(first=self._batch < 0):
+            # the first allocation prints LiteRT's "Created ... XNNPACK delegate" INFO line
+            with quiet_stderr() if self._batch < 0 else contextlib.nullcontext():
                 self._interpreter.allocate_tensors()
             self._batch = n
 

@@ -19,6 +19,7 @@ NOISE = [
     "are on. You may see slightly different numerical results due to floating-point round-off.",
     "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow "
     "with the appropriate compiler flags.",
+    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
     "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication "
     "(including code and outputs) is sent in plain text and is susceptible to eavesdropping.",
 ]
