@@ -159,6 +159,42 @@ def plot_convolution(
     return _finish(fig, save)
 
 
+def _panels_on_one_scale(
+    panels: list[np.ndarray],
+    title: str,
+    cmap: str,
+    limits: tuple[float, float],
+    label: str,
+    panel_size: tuple[float, float],
+    numbered: bool,
+) -> Figure:
+    """Small images in rows of 8, all on one colour scale (``limits``), with one colour bar."""
+    cols = 8
+    rows = max(1, int(np.ceil(len(panels) / cols)))
+    width, height = panel_size
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(cols * width + 0.9, rows * height + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    image = None
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < len(panels):
+            image = ax.imshow(panels[i], cmap=cmap, vmin=limits[0], vmax=limits[1])
+            if numbered:
+                ax.set_title(f"#{i}", fontsize=8, fontweight="normal")
+        else:
+            ax.axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.9, label=label)
+    fig.suptitle(title)
+    return fig
+
+
 def plot_feature_maps(
     maps: np.ndarray, title: str, max_maps: int = 16, save: str | None = None
 ) -> Figure:
@@ -168,30 +204,10 @@ def plot_feature_maps(
     (bright), with one colour bar: panels can be compared, and a dim map is a weak response,
     not a rescaled strong one. Taught in 04.
     """
-    n = min(max_maps, maps.shape[-1])
-    cols = 8
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(
-        rows,
-        cols,
-        figsize=(cols * 1.1 + 0.9, rows * 1.2 + 0.6),
-        squeeze=False,
-        layout="constrained",
-    )
-    shown = maps[..., :n]
-    low, high = min(0.0, float(shown.min())), float(shown.max()) or 1.0
-    image = None
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i < n:
-            image = ax.imshow(maps[..., i], cmap="viridis", vmin=low, vmax=high)
-            ax.set_title(f"#{i}", fontsize=8, fontweight="normal")
-        else:
-            ax.axis("off")
-    if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.9, label="activation")
-    fig.suptitle(title)
+    shown = maps[..., : min(max_maps, maps.shape[-1])]
+    limits = (min(0.0, float(shown.min())), float(shown.max()) or 1.0)
+    panels = [shown[..., i] for i in range(shown.shape[-1])]
+    fig = _panels_on_one_scale(panels, title, "viridis", limits, "activation", (1.1, 1.2), True)
     return _finish(fig, save)
 
 
@@ -201,28 +217,11 @@ def plot_filters(kernels: np.ndarray, title: str, save: str | None = None) -> Fi
     Red: a positive weight (the filter responds to ink there), blue: a negative one (it
     responds to background there), white: zero; one colour bar for all. Taught in 04.
     """
-    n = kernels.shape[-1]
-    cols = 8
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(
-        rows,
-        cols,
-        figsize=(cols * 1.0 + 0.9, rows * 1.1 + 0.6),
-        squeeze=False,
-        layout="constrained",
-    )
     limit = float(np.abs(kernels).max()) or 1.0
-    image = None
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i < n:
-            image = ax.imshow(kernels[:, :, 0, i], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        else:
-            ax.axis("off")
-    if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.9, label="weight")
-    fig.suptitle(title)
+    panels = [kernels[:, :, 0, i] for i in range(kernels.shape[-1])]
+    fig = _panels_on_one_scale(
+        panels, title, "RdBu_r", (-limit, limit), "weight", (1.0, 1.1), False
+    )
     return _finish(fig, save)
 
 
