@@ -29,6 +29,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Unicode
+from traitlets.config import Config
 
 from mnist_helpers.console import forward_without_noise
 from mnist_helpers.env import KERNEL_NAME
@@ -167,8 +168,6 @@ def execute_notebook(
     previous = os.environ.get("MNIST_FIGURES_DIR")
     if figures is not None:  # the kernel inherits this process's environment
         os.environ["MNIST_FIGURES_DIR"] = str(figures)
-    from traitlets.config import Config
-
     kernel_log = tempfile.NamedTemporaryFile(prefix="kernel-", suffix=".log", delete=False)
     kernel_log.close()
     try:
