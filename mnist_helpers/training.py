@@ -316,13 +316,56 @@ def save_model_atomic(model: keras.Model, path: Path) -> Path:
     return path
 
 
-def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) -> TrainResult:
+def check_callbacks(callbacks: object) -> list[keras.callbacks.Callback]:
+    """Return ``callbacks`` as a list, or raise a TypeError that says what to pass instead.
+
+    ``train(config, callbacks=...)`` takes a list of Keras callback *objects*; ``None`` means
+    none. Two slips are common and named in the message: one callback not wrapped in a list
+    (``callbacks=MyCallback()``), and the class where an object is needed
+    (``callbacks=[MyCallback]``).
+    """
+    fix = "pass a list of callback objects, e.g. callbacks=[MyCallback()]"
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, keras.callbacks.Callback):
+        name = type(callbacks).__name__
+        raise TypeError(
+            f"callbacks must be a list of keras.callbacks.Callback objects, got a single "
+            f"{name}: wrap it in a list, callbacks=[{name}(...)]"
+        )
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            "callbacks must be a list of keras.callbacks.Callback objects, got "
+            f"{type(callbacks).__name__} {callbacks!r:.60} ({fix})"
+        )
+    for index, item in enumerate(callbacks):
+        if isinstance(item, type) and issubclass(item, keras.callbacks.Callback):
+            raise TypeError(
+                f"callbacks[{index}] is the class {item.__name__} itself, not a callback object: "
+                f"create one with parentheses, callbacks=[{item.__name__}()]"
+            )
+        if not isinstance(item, keras.callbacks.Callback):
+            raise TypeError(
+                f"callbacks[{index}] must be a keras.callbacks.Callback object, got "
+                f"{type(item).__name__} {item!r:.60} (subclass keras.callbacks.Callback, or use "
+                "keras.callbacks.LambdaCallback, and put the object in the list)"
+            )
+    return list(callbacks)
+
+
+def train(
+    config: TrainConfig,
+    data: MnistData | None = None,
+    verbose: int = 2,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> TrainResult:
     """Train ``config.model`` on MNIST and save the run in ``runs/<config.run_name>/``.
 
     Steps: seed everything; load the data (a stratified ``validation_size`` split held out
     of the training set, optionally only ``n_train`` training images); compile with Adam and
     the learning-rate schedule; fit with Keras callbacks (best-model checkpoint on validation
-    accuracy, early stopping that restores the best weights, CSV log, optional TensorBoard);
+    accuracy, early stopping that restores the best weights, CSV log, optional TensorBoard,
+    then ``callbacks``, your own);
     with no validation set (``validation_size=0``) nothing honest can choose an epoch, so
     the last epoch is kept and nothing stops early;
     after a short run (fewer than :data:`SHORT_RUN_STEPS` steps), re-estimate batch
@@ -339,6 +382,11 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
             ``validation_size`` validation images), else a ValueError says what differs.
             Default: load it.
         verbose: Keras' fit verbosity (2 = one line per epoch, 0 = silent).
+        callbacks: your own Keras callbacks (a list of ``keras.callbacks.Callback``
+            objects), called after the course's own (:func:`run_callbacks`): to print or
+            record something at each epoch or step without editing this package. Checked
+            before anything is trained or written: anything else raises a TypeError that
+            says what to pass.
 
     Returns:
         A :class:`TrainResult`.
@@ -346,6 +394,7 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
     Taught in 03.
     """
     config.validate()
+    own_callbacks = check_callbacks(callbacks)
     seed_everything(config.seed)
     if data is None:
         data = load_mnist(
@@ -370,7 +419,7 @@ def train(config: TrainConfig, data: MnistData | None = None, verbose: int = 2) 
     )
     has_val = len(data.x_val) > 0
     checkpoint = run_dir / "checkpoint.keras"
-    callbacks = run_callbacks(config, run_dir, validation=has_val)
+    callbacks = run_callbacks(config, run_dir, validation=has_val) + own_callbacks
 
     start = time.perf_counter()
     fit = model.fit(

@@ -202,3 +202,65 @@ def test_a_new_run_removes_the_old_models_files_and_exports(tmp_path, monkeypatc
     names = sorted(p.name for p in old.iterdir())
     assert names == ["history.csv", "metrics.json", "model.keras", "notes.txt"]  # yours stay
     assert (old / "history.csv").read_text() != "from the previous model"
+
+
+def test_your_own_callbacks_run_once_per_epoch_after_the_courses_and_see_the_logs(
+    tmp_path, monkeypatch
+):
+    """03 adds a learner's callback with train(config, callbacks=[...])."""
+    import keras
+    import pandas as pd
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    history_csv = tmp_path / "own" / "history.csv"
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            rows = len(pd.read_csv(history_csv)) if history_csv.exists() else 0
+            seen.append((epoch, dict(logs), rows))
+
+    lambda_epochs = []
+    lambda_callback = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: lambda_epochs.append(epoch)
+    )
+    config = TrainConfig(
+        model="keras_example",
+        epochs=2,
+        batch_size=60,
+        run_name="own",
+        n_train=120,
+        validation_size=40,
+    )
+    result = train(config, data=tiny_data(), verbose=0, callbacks=[Record(), lambda_callback])
+    assert [epoch for epoch, _, _ in seen] == [0, 1] and lambda_epochs == [0, 1]
+    for epoch, logs, rows in seen:
+        assert logs["val_accuracy"] == pytest.approx(result.history["val_accuracy"][epoch])
+        assert logs["loss"] == pytest.approx(result.history["loss"][epoch])
+        assert rows == epoch + 1, "the course's CSV log has already written this epoch's row"
+    assert result.metrics["epochs_run"] == 2
+
+
+@pytest.mark.parametrize(
+    ("callbacks", "message"),
+    [
+        (lambda k: k.callbacks.History(), r"got a single History: wrap it in a list"),
+        (lambda k: [k.callbacks.History], r"callbacks\[0\] is the class History itself.*\(\)\]"),
+        (
+            lambda k: [k.callbacks.History(), print],
+            r"callbacks\[1\] must be a keras.callbacks.Callback object, got builtin_function",
+        ),
+        (lambda k: "History", r"must be a list of keras.callbacks.Callback objects, got str"),
+    ],
+    ids=["not in a list", "a class", "a function", "a string"],
+)
+def test_bad_callbacks_are_refused_before_anything_is_trained_or_written(
+    callbacks, message, tmp_path, monkeypatch
+):
+    import keras
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    config = TrainConfig(epochs=1, batch_size=60, run_name="bad", n_train=120, validation_size=40)
+    with pytest.raises(TypeError, match=message):
+        train(config, data=tiny_data(), verbose=0, callbacks=callbacks(keras))
+    assert not (tmp_path / "bad").exists()
