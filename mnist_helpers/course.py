@@ -152,16 +152,26 @@ def execute_notebook(
     parameters: dict | None = None,
     log_output: bool = False,
     figures: Path | None = None,
+    leave_out: tuple[str, ...] = (),
 ) -> Path:
     """Execute one notebook with papermill on the course kernel; return the output path.
 
     Only the parameters the notebook declares are passed. ``figures``: the folder its
     pictures go to (``MNIST_FIGURES_DIR`` for this run only); by default the current one.
-    Raises papermill's ``PapermillExecutionError`` (with the failing cell's error) if a cell
-    fails.
+    ``leave_out``: cell tags; the cells carrying any of them are not run, and are not in the
+    output (a sweep leaves out 03's teaching experiments this way, see
+    :data:`mnist_helpers.sweep.LEFT_OUT`). Raises papermill's ``PapermillExecutionError``
+    (with the failing cell's error) if a cell fails.
     """
+    import nbformat
     import papermill
 
+    source: str | nbformat.NotebookNode = str(path)
+    if leave_out:
+        source = nbformat.read(path, as_version=4)
+        source.cells = [
+            cell for cell in source.cells if not set(leave_out) & set(cell.metadata.get("tags", []))
+        ]
     declared = notebook_parameters(path)
     mine = {k: v for k, v in (parameters or {}).items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +182,7 @@ def execute_notebook(
     kernel_log.close()
     try:
         papermill.execute_notebook(
-            str(path),
+            source,
             str(output),
             parameters=mine,
             kernel_name=KERNEL_NAME,

@@ -14,7 +14,8 @@ Every key of ``fixed`` and ``grid`` must be a parameter of the notebook's ``para
 
 From a terminal: ``python -m mnist_helpers.sweep sweeps/example_grid.yaml``; from a notebook:
 ``run_sweep("sweeps/example_grid.yaml")``. Each combination is executed with papermill into
-its own ``runs/<run name>/`` (the executed notebook is kept there as ``03_training.ipynb``),
+its own ``runs/<run name>/`` (the executed notebook is kept there as ``03_training.ipynb``,
+without the teaching experiments that train extra models: :data:`LEFT_OUT`),
 named after its grid settings and a short hash of *all* its parameters, e.g.
 ``example_architecture-cnn_n_train-2000_3f9a1c``: change a ``fixed`` value and the runs get
 new names.
@@ -50,6 +51,10 @@ METRICS = (
     "parameters",
     "epochs_run",
 )
+#: Cells of 03 tagged with these are left out of a sweep's runs: the teaching experiments
+#: that train extra models (the ablation and overfitting runs of its sections 9 and 10,
+#: exercise 03.4). A sweep needs the run, not the lesson; nbval skips the same cells.
+LEFT_OUT = ("nbval-skip",)
 #: The file, in a finished run's folder, that records the parameters the run was made with.
 PARAMS_FILE = "sweep_params.json"
 #: Hex digits of the parameters' hash at the end of a run name.
@@ -198,6 +203,7 @@ def _run_one(notebook: Path, run: Path, parameters: dict, tag: str) -> dict:
                 run / notebook.name,
                 {**parameters, "run_name": run.name},
                 figures=run / "figures",
+                leave_out=LEFT_OUT,
             )
             if not metrics_file.is_file():
                 raise RuntimeError(f"{notebook.name} finished but wrote no {metrics_file}")

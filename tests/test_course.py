@@ -110,6 +110,21 @@ def test_a_number_for_a_text_parameter_stays_text(tmp_path):
     assert course.build_parameters([("run_name", "007")], params)["run_name"] == "007"
 
 
+@pytest.mark.parametrize("path", course.notebook_paths(), ids=lambda p: p.name[:2])
+def test_every_line_of_a_parameters_cell_is_a_parameter_papermill_can_read(path):
+    """papermill's parser drops a line whose comment it cannot read (one with parentheses or
+    ">=", for instance): the notebook would then silently ignore ``make run SEED=7``."""
+    cells = [
+        c
+        for c in nbformat.read(path, as_version=4).cells
+        if "parameters" in c.metadata.get("tags", [])
+    ]
+    if not cells:
+        pytest.skip(f"{path.name} has no parameters cell")
+    names = [line.split("=")[0].strip() for line in cells[0].source.splitlines() if line.strip()]
+    assert list(course.notebook_parameters(path)) == names
+
+
 def test_text_parameters_are_those_with_a_text_default():
     assert {"run_name", "architecture", "profile"} <= course.text_parameters()
     assert not {"epochs", "seed", "learning_rate", "n_train", "tensorboard"} & (
@@ -132,8 +147,12 @@ def fake_papermill(calls: list[dict], fail: BaseException | None = None):
     real run would (outputs and papermill's metadata), then raises ``fail`` if given."""
 
     def execute(input_path, output_path, parameters=None, cwd=None, **kwargs):
+        if isinstance(input_path, nbformat.NotebookNode):
+            nb = input_path
+            input_path = f"<{len(nb.cells)} cells>"
+        else:
+            nb = nbformat.read(input_path, as_version=4)
         calls.append({"input": input_path, "output": output_path, "cwd": cwd, **parameters})
-        nb = nbformat.read(input_path, as_version=4)
         code = [cell for cell in nb.cells if cell.cell_type == "code"]
         code[-1].outputs = [nbformat.v4.new_output("stream", text="executed\n")]
         nb.metadata["papermill"] = {"duration": 1.0, "input_path": input_path}
@@ -200,6 +219,23 @@ def test_notebooks_in_place_replace_the_tracked_file_once_finished(tmp_path, mon
     assert executed.cells[-1].outputs[0]["text"] == "executed\n"
     assert "input_path" not in executed.metadata["papermill"]
     assert [p.name for p in tmp_path.iterdir()] == ["01_tiny.ipynb"]
+
+
+def test_cells_with_a_left_out_tag_are_neither_run_nor_in_the_output(tmp_path, monkeypatch):
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"x = {i}") for i in range(3)]
+    nb.cells[1].metadata["tags"] = ["nbval-skip", "other"]
+    nbformat.write(nb, tmp_path / "03_t.ipynb")
+    calls: list[dict] = []
+    monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
+    out = course.execute_notebook(
+        tmp_path / "03_t.ipynb", tmp_path / "out.ipynb", leave_out=("nbval-skip",)
+    )
+    assert calls[0]["input"] == "<2 cells>"
+    assert [c.source for c in nbformat.read(out, as_version=4).cells] == ["x = 0", "x = 2"]
+    assert len(nbformat.read(tmp_path / "03_t.ipynb", as_version=4).cells) == 3  # untouched
 
 
 def test_runtime_table_reads_the_devices_of_check_envs_one_line_summary(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -33,7 +34,8 @@ class FakeNotebook:
         self.calls: list[dict] = []
         self.fail = fail
 
-    def __call__(self, notebook, output, parameters, figures=None):
+    def __call__(self, notebook, output, parameters, figures=None, leave_out=()):
+        assert leave_out == sweep.LEFT_OUT  # a sweep never runs 03's teaching experiments
         self.calls.append(dict(parameters))
         error = self.fail(parameters) if self.fail else None
         if error is not None:
@@ -244,6 +246,10 @@ def test_failed_combination_does_not_stop_the_others_and_reruns_skip_done(tmp_pa
     )
     assert run.name == table.loc[1, "run_name"] and run.name.startswith("t_epochs-2_")
     assert (run / "03_training.ipynb").is_file()
+    # the run, not the lesson: 03's extra training runs (sections 9 and 10) were left out
+    executed = nbformat.read(run / "03_training.ipynb", as_version=4)
+    assert not any("nbval-skip" in cell.metadata.get("tags", []) for cell in executed.cells)
+    assert not (run / "figures" / "03_ablation.png").exists()
     # each run's figures stay in its folder, never in the committed figures/
     assert (run / "figures" / "03_learning_curves.png").is_file()
     assert not (tmp_path / "figures").exists()
