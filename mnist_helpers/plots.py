@@ -159,6 +159,63 @@ def plot_convolution(
     return _finish(fig, save)
 
 
+def plot_losses_by_learning_rate(
+    losses: dict[float, list[float]], save: str | None = None
+) -> Figure:
+    """The training loss after each gradient step, one line per learning rate. Taught in 02.
+
+    Args:
+        losses: learning rate -> the loss at each step (the first one before any step).
+        save: figure name (see the module docstring), or None.
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for learning_rate, values in losses.items():
+        ax.plot(np.arange(len(values)), values, "o-", markersize=3, label=f"{learning_rate:g}")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_title("One learning rate too small, one right, one too large")
+    ax.set_xlabel("gradient step")
+    ax.set_ylabel("loss on the batch (log scale)")
+    ax.legend(title="learning rate")
+    return _finish(fig, save)
+
+
+def plot_receptive_fields(
+    image: np.ndarray, fields: dict[str, int], save: str | None = None
+) -> Figure:
+    """Draw the pixels one unit at the image's centre sees after each layer. Taught in 02.
+
+    Args:
+        image: a 28x28 digit (white ink on black).
+        fields: layer name -> receptive field size in pixels (a square of that side).
+        save: figure name (see the module docstring), or None.
+    """
+    image = np.squeeze(image)
+    fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    _show_digit(ax, image)
+    centre = (image.shape[0] - 1) / 2
+    for colour, (name, size) in zip(
+        plt.cm.viridis(np.linspace(0.5, 1, len(fields))), fields.items(), strict=True
+    ):
+        corner = centre - size / 2
+        ax.add_patch(
+            plt.Rectangle(
+                (corner, corner),
+                size,
+                size,
+                fill=False,
+                lw=2,
+                color=colour,
+                label=f"{name}: {size}x{size}",
+            )
+        )
+    ax.set_xlim(-0.5, image.shape[1] - 0.5)
+    ax.set_ylim(image.shape[0] - 0.5, -0.5)
+    ax.set_title("What one central unit sees, layer by layer")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize=8, frameon=False)
+    return _finish(fig, save)
+
+
 def _panels_on_one_scale(
     panels: list[np.ndarray],
     title: str,
@@ -228,20 +285,84 @@ def plot_filters(kernels: np.ndarray, title: str, save: str | None = None) -> Fi
 # ----------------------------------------------------------------------------- training (03)
 
 
-def plot_learning_curves(history: pd.DataFrame, save: str | None = None) -> Figure:
-    """Loss and accuracy per epoch, training against validation. Taught in 03."""
+def plot_learning_curves(
+    history: pd.DataFrame,
+    save: str | None = None,
+    best_epoch: int | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Loss and accuracy per epoch, training against validation. Taught in 03.
+
+    ``best_epoch`` (counted from 1) draws a dotted line at the epoch whose weights were
+    kept, e.g. by early stopping; ``title`` adds a title above both panels.
+    """
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = np.arange(1, len(history) + 1)
     for metric, ax, label in (("loss", ax_loss, "loss"), ("accuracy", ax_acc, "accuracy")):
         ax.plot(epochs, history[metric], "o-", label="training")
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], "s--", label="validation")
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="0.3", linestyle=":", label=f"best epoch ({best_epoch})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        ax.set_xticks(epochs)
+        if len(epochs) <= 15:
+            ax.set_xticks(epochs)
+        else:  # one tick per epoch would crowd the axis
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend()
     ax_loss.set_title("Loss (cross-entropy)")
     ax_acc.set_title("Accuracy")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, save)
+
+
+def _running_mean(values, window: int) -> np.ndarray:
+    """The mean of each ``window`` consecutive values (``len(values) - window + 1`` of them)."""
+    values = np.asarray(values, dtype=float)
+    window = max(1, min(int(window), len(values)))
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    return (sums[window:] - sums[:-window]) / window
+
+
+def plot_ablation(
+    step_losses: dict[str, list[float]],
+    val_accuracy: dict[str, list[float]],
+    steps_per_epoch: int,
+    window: int = 20,
+    save: str | None = None,
+) -> Figure:
+    """Compare short runs of recipe variants: training loss per step, validation per epoch.
+
+    Left: each variant's training loss at every step, smoothed by a running mean of
+    ``window`` steps (fewer for very short runs), on a log scale, against epochs. Right:
+    its validation accuracy after each epoch. Both dicts are keyed by the variant's name,
+    in the order of the legend. Taught in 03.
+    """
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    shortest = min(len(losses) for losses in step_losses.values())
+    window = max(1, min(window, shortest // 5))
+    for name, losses in step_losses.items():
+        smooth = _running_mean(losses, window)
+        steps = np.arange(window, window + len(smooth))  # the last step of each window
+        ax_loss.plot(steps / steps_per_epoch, smooth, label=name)
+    ax_loss.set_yscale("log")
+    ax_loss.set_title(f"Training loss (running mean of {window} steps)")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss (cross-entropy, log scale)")
+    ax_loss.legend()
+    for name, accuracies in val_accuracy.items():
+        epochs = np.arange(1, len(accuracies) + 1)
+        ax_acc.plot(epochs, 100 * np.asarray(accuracies), "o-", label=name)
+    longest = max(len(accuracies) for accuracies in val_accuracy.values())
+    ax_acc.set_xticks(np.arange(1, longest + 1))
+    ax_acc.set_xlim(0.5, longest + 0.5)
+    ax_acc.set_title("Validation accuracy after each epoch")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("validation accuracy (%)")
+    ax_acc.legend()
+    fig.suptitle("What each ingredient of the recipe buys: the same short run, one change each")
     return _finish(fig, save)
 
 

@@ -38,11 +38,23 @@ def figure_cases():
         "digit_grid": lambda: plots.plot_digit_grid(X, Y, per_class=3),
         "class_balance": lambda: plots.plot_class_balance(pd.Series(np.bincount(Y))),
         "mean_digits": lambda: plots.plot_mean_digits(X, Y),
+        "losses_by_learning_rate": lambda: plots.plot_losses_by_learning_rate(
+            {0.01: [2.3, 2.2], 50.0: [2.3, 250.0]}
+        ),
+        "receptive_fields": lambda: plots.plot_receptive_fields(X[0], {"conv1": 5, "conv3": 20}),
         "pixel_histogram": lambda: plots.plot_pixel_histogram(X),
         "convolution": lambda: plots.plot_convolution(X[0], np.eye(3), X[0, :26, :26]),
         "feature_maps": lambda: plots.plot_feature_maps(rng.random((14, 14, 10)), "maps"),
         "filters": lambda: plots.plot_filters(rng.normal(size=(5, 5, 1, 12)), "filters"),
         "learning_curves": lambda: plots.plot_learning_curves(history),
+        "learning_curves_best_epoch": lambda: plots.plot_learning_curves(
+            history, best_epoch=1, title="Overfitting"
+        ),
+        "ablation": lambda: plots.plot_ablation(
+            {"recipe": list(rng.random(40)), "no dropout": list(rng.random(40))},
+            {"recipe": [0.9, 0.95], "no dropout": [0.92, 0.94]},
+            steps_per_epoch=20,
+        ),
         "confusion_matrix": lambda: plots.plot_confusion_matrix(cm),
         "mistakes": lambda: plots.plot_mistakes(X, evaluation.mistakes_frame(Y, PROBA), n=5),
         "confidence": lambda: plots.plot_confidence_histogram(PROBA, Y),
@@ -61,6 +73,28 @@ def test_figure_has_a_title(name):
             continue
         # axes that show numbers must say what they are (image panels have no ticks)
         assert ax.get_xlabel() and ax.get_ylabel(), f"{name}: unlabelled axes"
+
+
+def test_receptive_fields_draw_one_centred_square_of_each_size():
+    fig = plots.plot_receptive_fields(X[0], {"conv1": 5, "conv2": 10, "conv3": 20})
+    squares = fig.axes[0].patches
+    assert [(sq.get_width(), sq.get_height()) for sq in squares] == [(5, 5), (10, 10), (20, 20)]
+    centres = {
+        (sq.get_x() + sq.get_width() / 2, sq.get_y() + sq.get_height() / 2) for sq in squares
+    }
+    assert centres == {(13.5, 13.5)}  # the middle of a 28x28 image (pixel centres 0 to 27)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][-1] == "conv3: 20x20"
+
+
+def test_losses_by_learning_rate_draw_one_line_per_rate_on_a_log_scale():
+    fig = plots.plot_losses_by_learning_rate({0.01: [2.3, 2.2, 2.1], 50.0: [2.3, 250.0, 9.0]})
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [
+        [2.3, 2.2, 2.1],
+        [2.3, 250.0, 9.0],
+    ]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0.01", "50"]
 
 
 def test_save_writes_png_into_the_figures_folder(tmp_path, monkeypatch):
@@ -110,6 +144,46 @@ def test_maps_share_one_colour_scale_and_carry_a_colour_bar(draw, panels):
     assert len({(im.norm.vmin, im.norm.vmax) for im in images}) == 1  # one scale for all
     colour_bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert len(colour_bars) == 1 and colour_bars[0].get_ylabel()
+
+
+def test_learning_curves_mark_the_best_epoch_only_when_asked():
+    history = pd.DataFrame(
+        {
+            "loss": np.linspace(1.0, 0.01, 40),
+            "accuracy": np.linspace(0.8, 1.0, 40),
+            "val_loss": 0.2 + (np.arange(40) - 9) ** 2 / 1000,
+            "val_accuracy": np.full(40, 0.95),
+        }
+    )
+
+    def best_lines(fig):
+        return [
+            line.get_xdata()[0]
+            for ax in fig.axes
+            for line in ax.get_lines()
+            if line.get_label().startswith("best epoch")
+        ]
+
+    assert best_lines(plots.plot_learning_curves(history)) == []
+    fig = plots.plot_learning_curves(history, best_epoch=10, title="Overfitting")
+    assert best_lines(fig) == [10, 10]  # in both panels
+    assert fig._suptitle.get_text() == "Overfitting"
+    assert len(fig.axes[0].get_xticks()) < 15, "40 epochs must not get 40 ticks"
+
+
+def test_ablation_plots_each_variants_step_losses_as_a_running_mean():
+    losses = {"recipe": [4.0, 2.0, 1.0, 1.0, 0.5] * 20, "plain SGD": [2.0] * 100}
+    fig = plots.plot_ablation(losses, {"recipe": [0.9, 0.97], "plain SGD": [0.8, 0.9]}, 50, 10)
+    ax_loss, ax_acc = fig.axes
+    lines = {line.get_label(): line for line in ax_loss.get_lines()}
+    assert list(lines) == ["recipe", "plain SGD"]
+    window = 10
+    expected = np.convolve(losses["recipe"], np.ones(window) / window, mode="valid")
+    np.testing.assert_allclose(lines["recipe"].get_ydata(), expected)
+    np.testing.assert_allclose(lines["recipe"].get_xdata(), np.arange(window, 101) / 50)
+    assert str(window) in ax_loss.get_title() and ax_loss.get_yscale() == "log"
+    accuracy = {line.get_label(): line.get_ydata() for line in ax_acc.get_lines()}
+    np.testing.assert_allclose(accuracy["recipe"], [90, 97])
 
 
 def test_confusion_matrix_keeps_the_diagonal_white_with_dark_readable_counts():
