@@ -304,6 +304,83 @@ def _check_02_3(answer):
     )
 
 
+#: Accuracy on :data:`CHECK_IMAGES` test images that a model must beat to count as trained:
+#: one that learned nothing scores about 10 %.
+LEARNED_ACCURACY = 0.8
+CHECK_IMAGES = 2000
+
+
+def layer_types(model) -> list[str]:
+    """The class names of ``model``'s layers, in order (``Conv2D``, ``Flatten``, ...)."""
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def _test_accuracy(model, n: int = CHECK_IMAGES) -> float:
+    """``model``'s accuracy on the first ``n`` MNIST test images (white ink on black, 0 to 1)."""
+    from mnist_helpers.data import load_mnist
+
+    with course_setup("the MNIST test images"):
+        data = load_mnist()
+    proba = np.asarray(model.predict(data.x_test[:n], batch_size=500, verbose=0))
+    return float(np.mean(proba.argmax(axis=1) == data.y_test[:n]))
+
+
+def _not_trained_hint(model) -> str | None:
+    """A hint if ``model`` does not beat :data:`LEARNED_ACCURACY` on test images, else None."""
+    accuracy = _test_accuracy(model)
+    if accuracy >= LEARNED_ACCURACY:
+        return None
+    return (
+        f"the structure is right, but it scores {accuracy:.0%} on {CHECK_IMAGES:,} test images "
+        "(a model that learned nothing scores about 10 %): compile it and fit it on the "
+        "training images before checking"
+    )
+
+
+def _first_cnn():
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+@exercise("02.4", "build and train a first CNN")
+def _check_02_4(answer):
+    import keras
+
+    if not isinstance(answer, keras.Model):
+        return "answer with the Keras model itself (a keras.Sequential), after training it"
+    with course_setup("the reference model"):
+        reference = _first_cnn()
+    if tuple(answer.input_shape) != (None, 28, 28, 1):
+        return (
+            "the model should read 28x28 grey images: start it with "
+            f"keras.Input(shape=(28, 28, 1)); its input is {answer.input_shape}"
+        )
+    if layer_types(answer) != layer_types(reference):
+        return (
+            f"the layers should be {', '.join(layer_types(reference))}, in that order; yours are "
+            f"{', '.join(layer_types(answer)) or 'none'}"
+        )
+    conv, dense = answer.layers[0], answer.layers[-1]
+    if conv.filters != 8 or tuple(conv.kernel_size) != (3, 3) or conv.padding != "valid":
+        return "the Conv2D layer should have 8 filters of 3x3, with the default padding ('valid')"
+    if conv.activation is not keras.activations.relu:
+        return "the Conv2D layer should use activation='relu'"
+    if dense.units != 10 or dense.activation is not keras.activations.softmax:
+        return "the last layer gives 10 probabilities: Dense(10, activation='softmax')"
+    if answer.count_params() != reference.count_params():
+        return "the layers are right but the parameter count is not: check each layer's settings"
+    return _not_trained_hint(answer)
+
+
 # --------------------------------------------------------------------------- 03 training
 
 
@@ -343,6 +420,58 @@ def _check_03_2(answer):
     return expect_number(
         answer, (4 * 100) // 4, "the warm-up takes the first quarter of all the training steps"
     )
+
+
+def _light_cnn():
+    """03.4's model: the course CNN's three blocks, then GlobalAveragePooling2D and softmax."""
+    import keras
+
+    from mnist_helpers.models import INPUT_SHAPE, NUM_CLASSES, build_cnn
+
+    cnn = build_cnn()
+    blocks = cnn.layers[: layer_types(cnn).index("Flatten")]
+    return keras.Sequential(
+        [
+            keras.Input(shape=INPUT_SHAPE),
+            *blocks,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )
+
+
+@exercise("03.4", "a lighter head")
+def _check_03_4(answer):
+    import keras
+
+    if not isinstance(answer, keras.Model):
+        return f"answer with the trained Keras model itself (light), got {type(answer).__name__}"
+    with course_setup("the reference model"):
+        reference = _light_cnn()
+    if tuple(answer.input_shape) != (None, 28, 28, 1):
+        return f"keep the model's input as given, 28x28x1 images; its input is {answer.input_shape}"
+    types = layer_types(answer)
+    if "Flatten" in types:
+        return (
+            "a lighter head has no Flatten: GlobalAveragePooling2D takes its place (and that of "
+            "the 128-unit Dense layer after it)"
+        )
+    if "GlobalAveragePooling2D" not in types:
+        return (
+            "after the last block, add keras.layers.GlobalAveragePooling2D(): it averages each "
+            "channel's feature map into one number"
+        )
+    last = answer.layers[-1]
+    softmax = getattr(last, "activation", None) is keras.activations.softmax
+    if getattr(last, "units", None) != 10 or not softmax:
+        return "the last layer gives the 10 probabilities: Dense(10, activation='softmax')"
+    if answer.count_params() != reference.count_params():
+        return (
+            f"the layers are there, but the model has {answer.count_params():,} parameters, not "
+            "the lighter head's count: keep the three blocks as given, and put nothing between "
+            "the pooling and the output layer"
+        )
+    return _not_trained_hint(answer)
 
 
 # --------------------------------------------------------------------------- 04 evaluation

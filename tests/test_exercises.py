@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import struct
 
+import keras
 import nbformat
 import numpy as np
 import pytest
@@ -29,9 +30,11 @@ WRONG = {
     "02.1": 5 * 5 * 16,
     "02.2": (26, 26),
     "02.3": lambda image, kernel: image,
+    "02.4": "a CNN",  # not a model at all; near misses: test_first_cnn_near_misses_get_a_hint
     "03.1": 60_000 // 256,
     "03.2": 400,
     "03.3": lambda history: len(history),
+    "03.4": "a lighter CNN",  # not a model; near misses: test_light_head_near_misses_get_a_hint
     "04.1": lambda cm: 1.0,
     "04.2": lambda cm, digit: 0.5,
     "04.3": lambda y_true, proba: 1.0,
@@ -50,6 +53,14 @@ def mnist_raw():
     from mnist_helpers.data import load_mnist
 
     return load_mnist(normalize=False, channel_axis=False)
+
+
+@pytest.fixture(scope="module")
+def mnist_data():
+    """MNIST as the notebooks load it (floats in [0, 1]; 03's 5,000-image validation split)."""
+    from mnist_helpers.data import load_mnist
+
+    return load_mnist(validation_size=5000, seed=42)
 
 
 def exercise_cells() -> dict[str, str]:
@@ -83,13 +94,17 @@ def test_each_notebook_ends_with_three_to_five_exercises_and_records_its_plan(pa
 
 @pytest.mark.real_data
 @pytest.mark.parametrize("exercise_id", sorted(exercises.EXERCISES))
-def test_reference_solution_is_accepted_and_a_wrong_answer_rejected(exercise_id, mnist_raw, capsys):
+def test_reference_solution_is_accepted_and_a_wrong_answer_rejected(
+    exercise_id, mnist_raw, mnist_data, capsys
+):
     source = exercise_cells()[exercise_id]
     answers = {}
     namespace = {
         "np": np,
         "struct": struct,
+        "keras": keras,
         "raw": mnist_raw,
+        "data": mnist_data,
         "check": lambda exercise, answer: answers.setdefault(exercise, answer),
     }
     exec(compile(source, f"<exercise {exercise_id}>", "exec"), namespace)
@@ -98,6 +113,64 @@ def test_reference_solution_is_accepted_and_a_wrong_answer_rejected(exercise_id,
     assert hint, "a wrong answer must get a hint"
     exercises.check(exercise_id, WRONG[exercise_id])
     assert "not yet. Hint:" in capsys.readouterr().out
+
+
+def first_cnn(pooling=keras.layers.MaxPooling2D, last_activation="softmax"):
+    """02.4's model, untrained, or with one layer changed."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            pooling(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation=last_activation),
+        ]
+    )
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("near_miss", "hint"),
+    [
+        (lambda: first_cnn(pooling=keras.layers.AveragePooling2D), "MaxPooling2D, Flatten"),
+        (lambda: first_cnn(last_activation=None), "activation='softmax'"),
+        (first_cnn, "compile it and fit it"),  # the right layers, never trained
+    ],
+    ids=["average pooling", "no softmax", "untrained"],
+)
+def test_first_cnn_near_misses_get_a_hint(near_miss, hint):
+    assert hint in hint_for("02.4", near_miss())
+
+
+def light_cnn(head=keras.layers.GlobalAveragePooling2D, extra_units=None):
+    """03.4's model, untrained: the CNN's three blocks, ``head``, (a Dense layer,) softmax."""
+    model = keras.Sequential([keras.Input(shape=(28, 28, 1))])
+    for filters, size, pool in [(16, 5, True), (32, 3, True), (32, 3, False)]:
+        model.add(keras.layers.Conv2D(filters, size, padding="same", use_bias=False))
+        if pool:
+            model.add(keras.layers.MaxPooling2D(2))
+        model.add(keras.layers.BatchNormalization(momentum=0.9))
+        model.add(keras.layers.ReLU())
+    model.add(head())
+    if extra_units:
+        model.add(keras.layers.Dense(extra_units, activation="relu"))
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    return model
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("near_miss", "hint"),
+    [
+        (lambda: light_cnn(head=keras.layers.Flatten), "a lighter head has no Flatten"),
+        (lambda: light_cnn(head=keras.layers.GlobalMaxPooling2D), "GlobalAveragePooling2D()"),
+        (lambda: light_cnn(extra_units=128), "put nothing between the pooling and the output"),
+        (light_cnn, "compile it and fit it"),  # the right layers, never trained
+    ],
+    ids=["flatten", "max pooling", "extra dense layer", "untrained"],
+)
+def test_light_head_near_misses_get_a_hint(near_miss, hint):
+    assert hint in hint_for("03.4", near_miss())
 
 
 def test_a_stub_answer_raises_not_implemented_error():
