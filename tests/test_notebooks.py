@@ -73,7 +73,9 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
     ]
     figures = {p.name for p in (workspace / "figures").iterdir()}
     assert {
+        "03_ablation.png",
         "03_learning_curves.png",
+        "03_overfitting.png",
         "04_confusion_matrix.png",
         "04_mistakes.png",
         "05_accuracy_vs_time.png",
@@ -92,6 +94,10 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
         assert member["n_train"] == 2000
         # 05's smoke target: an untrained model scores about 10 %
         assert member["test_accuracy"] >= 0.9, (path.parent.name, member["test_accuracy"])
+    # 03's overfitting run (section 10) really overfitted and stopped early
+    training = nbformat.read(executed / "03_training.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in training.cells for o in c.get("outputs", []))
+    assert "stopped early: True; best epoch before the last: True" in printed
     injected = nbformat.read(executed / "04_evaluation.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected.cells)
 
