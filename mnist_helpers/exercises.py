@@ -337,6 +337,32 @@ def _not_trained_hint(model) -> str | None:
     )
 
 
+def _model_hint(answer, name: str) -> str | None:
+    """A hint unless ``answer`` is a Keras model that reads 28x28x1 images (``name``: its
+    variable in the notebook)."""
+    import keras
+
+    if not isinstance(answer, keras.Model):
+        return f"answer with the trained Keras model itself ({name}), got {type(answer).__name__}"
+    if tuple(answer.input_shape) != (None, 28, 28, 1):
+        return (
+            "the model should read 28x28 grey images, keras.Input(shape=(28, 28, 1)); its "
+            f"input is {answer.input_shape}"
+        )
+    return None
+
+
+def _output_hint(model) -> str | None:
+    """A hint unless ``model``'s last layer gives 10 probabilities (Dense, softmax)."""
+    import keras
+
+    last = model.layers[-1]
+    softmax = getattr(last, "activation", None) is keras.activations.softmax
+    if getattr(last, "units", None) != 10 or not softmax:
+        return "the last layer gives the 10 probabilities: Dense(10, activation='softmax')"
+    return None
+
+
 def _first_cnn():
     import keras
 
@@ -355,27 +381,22 @@ def _first_cnn():
 def _check_02_4(answer):
     import keras
 
-    if not isinstance(answer, keras.Model):
-        return "answer with the Keras model itself (a keras.Sequential), after training it"
+    if hint := _model_hint(answer, "first_cnn"):
+        return hint
     with course_setup("the reference model"):
         reference = _first_cnn()
-    if tuple(answer.input_shape) != (None, 28, 28, 1):
-        return (
-            "the model should read 28x28 grey images: start it with "
-            f"keras.Input(shape=(28, 28, 1)); its input is {answer.input_shape}"
-        )
     if layer_types(answer) != layer_types(reference):
         return (
             f"the layers should be {', '.join(layer_types(reference))}, in that order; yours are "
             f"{', '.join(layer_types(answer)) or 'none'}"
         )
-    conv, dense = answer.layers[0], answer.layers[-1]
+    conv = answer.layers[0]
     if conv.filters != 8 or tuple(conv.kernel_size) != (3, 3) or conv.padding != "valid":
         return "the Conv2D layer should have 8 filters of 3x3, with the default padding ('valid')"
     if conv.activation is not keras.activations.relu:
         return "the Conv2D layer should use activation='relu'"
-    if dense.units != 10 or dense.activation is not keras.activations.softmax:
-        return "the last layer gives 10 probabilities: Dense(10, activation='softmax')"
+    if hint := _output_hint(answer):
+        return hint
     if answer.count_params() != reference.count_params():
         return "the layers are right but the parameter count is not: check each layer's settings"
     return _not_trained_hint(answer)
@@ -442,14 +463,10 @@ def _light_cnn():
 
 @exercise("03.4", "a lighter head")
 def _check_03_4(answer):
-    import keras
-
-    if not isinstance(answer, keras.Model):
-        return f"answer with the trained Keras model itself (light), got {type(answer).__name__}"
+    if hint := _model_hint(answer, "light"):
+        return hint
     with course_setup("the reference model"):
         reference = _light_cnn()
-    if tuple(answer.input_shape) != (None, 28, 28, 1):
-        return f"keep the model's input as given, 28x28x1 images; its input is {answer.input_shape}"
     types = layer_types(answer)
     if "Flatten" in types:
         return (
@@ -461,10 +478,8 @@ def _check_03_4(answer):
             "after the last block, add keras.layers.GlobalAveragePooling2D(): it averages each "
             "channel's feature map into one number"
         )
-    last = answer.layers[-1]
-    softmax = getattr(last, "activation", None) is keras.activations.softmax
-    if getattr(last, "units", None) != 10 or not softmax:
-        return "the last layer gives the 10 probabilities: Dense(10, activation='softmax')"
+    if hint := _output_hint(answer):
+        return hint
     if answer.count_params() != reference.count_params():
         return (
             f"the layers are there, but the model has {answer.count_params():,} parameters, not "
