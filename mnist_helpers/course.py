@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Unicode
+from traitlets import Dict, Unicode
 from traitlets.config import Config
 
 from mnist_helpers.console import forward_without_noise
@@ -138,8 +138,11 @@ class QuietKernelManager(AsyncKernelManager):
     """
 
     stderr_path = Unicode("", help="file the kernel's standard error goes to").tag(config=True)
+    extra_env = Dict(help="variables added to the kernel's environment").tag(config=True)
 
     async def start_kernel(self, **kw) -> None:
+        if self.extra_env:  # this kernel only: the calling process's environment is untouched
+            kw["env"] = {**kw.get("env", os.environ), **self.extra_env}
         if not self.stderr_path:
             return await super().start_kernel(**kw)
         with open(self.stderr_path, "ab") as log:  # the kernel gets its own copy of the handle
@@ -153,11 +156,14 @@ def execute_notebook(
     log_output: bool = False,
     figures: Path | None = None,
     leave_out: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Path:
     """Execute one notebook with papermill on the course kernel; return the output path.
 
     Only the parameters the notebook declares are passed. ``figures``: the folder its
     pictures go to (``MNIST_FIGURES_DIR`` for this run only); by default the current one.
+    ``env``: more environment variables for this run's kernel only (a sweep's worker gives
+    each run its own ``MNIST_RUNS_DIR`` this way); this process's environment is untouched.
     ``leave_out``: cell tags; the cells carrying any of them are not run, and are not in the
     output (a sweep leaves out 03's teaching experiments this way, see
     :data:`mnist_helpers.sweep.LEFT_OUT`). Raises papermill's ``PapermillExecutionError``
@@ -175,9 +181,9 @@ def execute_notebook(
     declared = notebook_parameters(path)
     mine = {k: v for k, v in (parameters or {}).items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
-    previous = os.environ.get("MNIST_FIGURES_DIR")
-    if figures is not None:  # the kernel inherits this process's environment
-        os.environ["MNIST_FIGURES_DIR"] = str(figures)
+    kernel_env = dict(env or {})
+    if figures is not None:
+        kernel_env["MNIST_FIGURES_DIR"] = str(figures)
     kernel_log = tempfile.NamedTemporaryFile(prefix="kernel-", suffix=".log", delete=False)
     kernel_log.close()
     try:
@@ -190,15 +196,13 @@ def execute_notebook(
             progress_bar=False,
             log_output=log_output,
             kernel_manager_class=QuietKernelManager,
-            config=Config({"QuietKernelManager": {"stderr_path": kernel_log.name}}),
+            config=Config(
+                {"QuietKernelManager": {"stderr_path": kernel_log.name, "extra_env": kernel_env}}
+            ),
         )
     finally:
         forward_without_noise(Path(kernel_log.name).read_text(errors="replace"))
         Path(kernel_log.name).unlink(missing_ok=True)
-        if previous is None:
-            os.environ.pop("MNIST_FIGURES_DIR", None)
-        else:
-            os.environ["MNIST_FIGURES_DIR"] = previous
     _drop_local_paths(output)
     return output
 

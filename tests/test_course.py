@@ -269,3 +269,32 @@ def test_a_notebook_without_a_time_line_is_an_error_naming_it(tmp_path):
     make_executed(tmp_path, "01_a.ipynb", 9.0)
     with pytest.raises(ValueError, match=r"01_a.ipynb: its first cell needs one line starting"):
         course.update_time_lines(course.runtime_table(tmp_path), tmp_path)
+
+
+@pytest.mark.notebooks
+def test_env_and_figures_reach_the_kernel_only(tmp_path, monkeypatch):
+    """A sweep's worker runs several notebooks at once: each kernel gets its own folders, and
+    the calling process's environment is never changed (a real kernel, a few seconds)."""
+    import json
+    import os
+
+    monkeypatch.setenv("MNIST_FIGURES_DIR", "mine")
+    before = dict(os.environ)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import json, os\n"
+            "print(json.dumps({k: os.environ.get(k) for k in "
+            "('MNIST_RUNS_DIR', 'MNIST_FIGURES_DIR', 'PATH')}))"
+        )
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / "env.ipynb"
+    nbformat.write(nb, path)
+    out = course.execute_notebook(
+        path, tmp_path / "out.ipynb", figures=tmp_path / "f", env={"MNIST_RUNS_DIR": "r"}
+    )
+    seen = json.loads(nbformat.read(out, as_version=4).cells[0].outputs[0]["text"])
+    assert seen["MNIST_RUNS_DIR"] == "r" and seen["MNIST_FIGURES_DIR"] == str(tmp_path / "f")
+    assert seen["PATH"] == os.environ["PATH"]  # the rest of the environment is inherited
+    assert dict(os.environ) == before
