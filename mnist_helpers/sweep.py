@@ -1,4 +1,4 @@
-"""Parameter sweeps: run ``03_training.ipynb`` once per combination of a grid.
+"""Parameter sweeps: run ``03_training.ipynb`` once per combination of a grid, on Dask.
 
 A grid is a small YAML file (``sweeps/example_grid.yaml`` ships with the course)::
 
@@ -13,17 +13,31 @@ Every key of ``fixed`` and ``grid`` must be a parameter of the notebook's ``para
 (a misspelt one is refused before anything runs).
 
 From a terminal: ``python -m mnist_helpers.sweep sweeps/example_grid.yaml``; from a notebook:
-``run_sweep("sweeps/example_grid.yaml")``. Each combination is executed with papermill into
-its own ``runs/<run name>/`` (the executed notebook is kept there as ``03_training.ipynb``,
-without the teaching experiments that train extra models: :data:`LEFT_OUT`),
-named after its grid settings and a short hash of *all* its parameters, e.g.
+``run_sweep("sweeps/example_grid.yaml")``. Each combination is executed with papermill
+(without the teaching experiments that train extra models: :data:`LEFT_OUT`), named after
+its grid settings and a short hash of *all* its parameters, e.g.
 ``example_architecture-cnn_n_train-2000_3f9a1c``: change a ``fixed`` value and the runs get
 new names.
+
+**Where the runs execute.** On a Dask cluster (``distributed``): by default one this
+command starts on your machine for the sweep and stops at the end, running
+:func:`runs_at_once` combinations at a time; with ``--scheduler tcp://HOST:8786`` (or the
+``DASK_SCHEDULER_ADDRESS`` variable) on a cluster that is already running, e.g. a teacher's
+``dask scheduler`` and a ``dask worker`` on each lab machine (docs/teaching.md, "A sweep
+across the classroom"). Either way a worker runs its combination in a temporary folder of
+its own and sends every file back: the executed notebook (``03_training.ipynb``),
+``metrics.json``, ``history.csv``, ``model.keras`` and the run's figures land in *this*
+machine's ``runs/<run name>/``. Workers need the course installed and MNIST fetched
+(``make data``), not a shared disk.
+
 A finished run also keeps the parameters it ran with in ``sweep_params.json``; re-running the
 sweep skips a combination only when its ``metrics.json`` exists and those parameters are the
 same. A failing combination (a cell's error, a dead kernel, anything) is reported and the
-others still run. The results table, ``runs/sweeps/<name>.csv``, is written after every
-combination, so a sweep you interrupt keeps what finished; a plot goes beside it at the end.
+others still run. A worker that dies mid-run (its machine switched off) loses nothing: the
+scheduler gives the combination to another worker, and reports it failed only after
+:data:`ALLOWED_FAILURES` + 1 workers died running it. The results table,
+``runs/sweeps/<name>.csv``, is written after every combination, so a sweep you interrupt
+keeps what finished; a plot goes beside it at the end.
 """
 
 from __future__ import annotations
@@ -32,13 +46,20 @@ import argparse
 import hashlib
 import itertools
 import json
+import logging
+import os
 import re
+import secrets
+import shutil
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
 
-from mnist_helpers.files import atomic_path, write_text_atomic
+from mnist_helpers.files import PARTIAL, atomic_path, write_bytes_atomic, write_text_atomic
 from mnist_helpers.paths import project_root, runs_dir
 
 NOTEBOOK = "03_training.ipynb"
@@ -61,6 +82,21 @@ PARAMS_FILE = "sweep_params.json"
 HASH_LENGTH = 6
 #: At most this many characters of a run name come from the settings (the hash keeps it unique).
 READABLE_LENGTH = 80
+#: Cores per run at once on the local cluster (see :func:`runs_at_once`): one. A run keeps
+#: both cores of a 2-core machine busy only while it trains; starting its kernel, importing
+#: TensorFlow, loading MNIST, evaluating and plotting use one, so a second run fills the gaps.
+CORES_PER_RUN = 1
+#: Memory one run of 03 may take (its kernel, with TensorFlow and MNIST loaded), in GiB: the
+#: local cluster never runs more at once than the machine's memory holds.
+GIB_PER_RUN = 2
+#: How many workers may die running one combination before it is reported failed, on the
+#: cluster a sweep starts itself (an existing cluster uses its scheduler's own setting,
+#: ``distributed.scheduler.allowed-failures``, 3 unless changed).
+ALLOWED_FAILURES = 2
+#: Seconds to wait for a scheduler given with ``--scheduler`` before saying it is unreachable.
+CONNECT_TIMEOUT = 10
+#: The Dask event topic on which workers say which combination they started.
+TOPIC = "mnist-sweep"
 
 
 def load_grid(path: str | Path) -> dict:
@@ -183,47 +219,222 @@ def _error_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {message}" if message else type(err).__name__
 
 
-def _run_one(notebook: Path, run: Path, parameters: dict, tag: str) -> dict:
-    """Run (or skip) one combination; return its ``status``, ``error`` and metrics."""
-    from mnist_helpers.course import execute_notebook
+def runs_at_once(cores: int | None = None, memory_gib: float | None = None) -> int:
+    """How many combinations the local cluster runs at once: one per core (at least one),
+    and no more than :data:`GIB_PER_RUN` each fit in memory. On 2 cores: 2.
 
-    result: dict = {"status": "done", "error": "", **dict.fromkeys(METRICS)}
-    metrics_file = run / "metrics.json"
-    try:
-        if metrics_file.is_file() and _ran_with(run, parameters):
-            result["status"] = "skipped"
-            print(f"{tag}: already done, skipped", flush=True)
-        else:
-            print(f"{tag}: running ...", flush=True)
-            # a failed run must not leave an old record that would make its old metrics count
-            (run / PARAMS_FILE).unlink(missing_ok=True)
-            # each run keeps its own figures; the committed figures/ stay untouched
-            execute_notebook(
+    ``cores`` and ``memory_gib`` are the machine's by default. Measured on 2 cores
+    (``benchmarks/sweep_throughput.py``, README "Sweeps"): the example sweep took 82 s with
+    2 runs at once against 116 s with 1, because a run keeps both cores busy only while it
+    trains; its start (a kernel, TensorFlow's import, MNIST) and its end (evaluation,
+    figures) use one.
+    """
+    import psutil
+
+    cores = cores or os.cpu_count() or 1
+    if memory_gib is None:
+        memory_gib = psutil.virtual_memory().total / 2**30
+    return max(1, min(cores // CORES_PER_RUN, int(memory_gib // GIB_PER_RUN)))
+
+
+def run_combination(
+    notebook_text: str, notebook_name: str, run_name: str, parameters: dict
+) -> dict:
+    """Run one combination where this is called (a Dask worker); return its files.
+
+    The notebook (its text, as the submitter has it) runs in a fresh temporary folder with
+    ``run_name`` and ``parameters``; its runs folder and figures folder are in there too, so
+    nothing of the worker's own course checkout is touched and several runs never share a
+    folder. Returns ``status`` (``done`` or ``failed``), ``error``, ``worker`` (its name),
+    ``seconds`` and ``files``: every file the run wrote, by path relative to its run folder,
+    as bytes (the executed notebook is ``notebook_name``). The temporary folder is removed.
+    """
+    from mnist_helpers import course
+
+    worker = _worker_name()
+    _report({"run": run_name, "name": worker, "state": "started"})
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mnist-sweep-") as tmp:
+        notebook = Path(tmp) / notebook_name
+        notebook.write_text(notebook_text)
+        run = Path(tmp) / "runs" / run_name
+        status, error = "done", ""
+        try:
+            course.execute_notebook(
                 notebook,
-                run / notebook.name,
-                {**parameters, "run_name": run.name},
+                run / notebook_name,
+                {**parameters, "run_name": run_name},
                 figures=run / "figures",
                 leave_out=LEFT_OUT,
+                env={"MNIST_RUNS_DIR": str(run.parent)},
             )
-            if not metrics_file.is_file():
-                raise RuntimeError(f"{notebook.name} finished but wrote no {metrics_file}")
-        metrics = json.loads(metrics_file.read_text())
+            if not (run / "metrics.json").is_file():
+                raise RuntimeError(f"{notebook_name} finished but wrote no metrics.json")
+        except Exception as err:  # any failure (a cell, a dead kernel) fails this run only
+            status, error = "failed", _error_text(err)
+        files = {
+            path.relative_to(run).as_posix(): path.read_bytes()
+            for path in sorted(run.rglob("*"))
+            if path.is_file()
+        }
+    seconds = round(time.perf_counter() - start, 1)
+    _report({"run": run_name, "name": worker, "state": "finished"})
+    return {"status": status, "error": error, "worker": worker, "seconds": seconds, "files": files}
+
+
+def _worker_name() -> str:
+    """The Dask worker this runs on: its ``--name`` (``dask worker --name lab-07``), ``local
+    worker N`` on the cluster a sweep starts itself, or ``"local"`` outside Dask."""
+    from distributed import get_worker
+
+    try:
+        name = get_worker().name
+    except ValueError:  # not on a worker: called directly
+        return "local"
+    return f"local worker {name}" if isinstance(name, int) else str(name)
+
+
+def _report(message: dict) -> None:
+    """Tell the submitter (via the scheduler) what this worker does; nothing outside Dask."""
+    from distributed import get_worker
+
+    try:
+        get_worker().log_event(TOPIC, message)
+    except ValueError:
+        pass
+
+
+def store_run(run: Path, result: dict, parameters: dict) -> None:
+    """Put a combination's returned ``files`` into its folder ``run`` on this machine.
+
+    The files go to a new folder beside ``run`` that then replaces it, so ``run`` never
+    mixes files of two runs (an old ``metrics.json`` beside a failed notebook) and is never
+    half-written. A finished run gets its ``sweep_params.json`` last.
+    """
+    run.parent.mkdir(parents=True, exist_ok=True)
+    staging = run.parent / f".{run.name}.{secrets.token_hex(4)}{PARTIAL}"
+    staging.mkdir()
+    try:
+        for relative, data in result["files"].items():
+            write_bytes_atomic(staging / relative, data)
         if result["status"] == "done":
-            write_text_atomic(run / PARAMS_FILE, json.dumps(parameters, indent=2, default=str))
-    except Exception as err:  # any failure (a cell, a dead kernel) stops this combination only
-        result.update(status="failed", error=_error_text(err))
-        print(f"{tag}: FAILED: {result['error']}", flush=True)
-        return result
-    result.update({key: metrics.get(key) for key in METRICS})
-    return result
+            write_text_atomic(staging / PARAMS_FILE, json.dumps(parameters, indent=2, default=str))
+        if run.exists():
+            shutil.rmtree(run)
+        staging.rename(run)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
-def run_sweep(grid_file: str | Path, notebook: str | Path | None = None) -> pd.DataFrame:
+class Progress:
+    """A sweep's progress: a bar (in a terminal) and one line per event with the counts.
+
+    Thread-safe: workers' "started" events arrive on Dask's thread, results on the caller's.
+    """
+
+    def __init__(self, total: int, skipped: int = 0) -> None:
+        from tqdm.auto import tqdm
+
+        self.total, self.done, self.failed = total, skipped, 0
+        self.running: dict[str, str] = {}  # run name -> worker
+        self._lock = threading.Lock()
+        self._bar = tqdm(total=total, initial=skipped, unit="run", desc="sweep", disable=None)
+
+    def counts(self) -> str:
+        """``2/4 done, 0 failed, 1 running``."""
+        return f"{self.done}/{self.total} done, {self.failed} failed, {len(self.running)} running"
+
+    def say(self, text: str) -> None:
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"[{self.counts()}] {text}")
+        self._bar.set_postfix_str(f"{self.failed} failed, {len(self.running)} running")
+
+    def event(self, event: tuple) -> None:
+        """A worker's event ``(timestamp, {"run", "name", "state"})``: started or finished.
+
+        A worker says it finished before it starts the next run, so the count of running
+        runs is right before the result itself has come back.
+        """
+        message = event[1]
+        with self._lock:
+            if message["state"] == "finished":
+                self.running.pop(message["run"], None)
+                return
+            again = " (again: its last worker died)" if message["run"] in self.running else ""
+            self.running[message["run"]] = message["name"]
+            self.say(f"{message['run']}: started on {message['name']}{again}")
+
+    def finished(self, run_name: str, row: dict) -> None:
+        with self._lock:
+            self.running.pop(run_name, None)
+            if row["status"] == "failed":
+                self.failed += 1
+                text = f"FAILED: {row['error']}"
+            else:
+                self.done += 1
+                accuracy = row.get("test_accuracy")
+                text = "done" + (f", test accuracy {accuracy:.2%}" if accuracy is not None else "")
+            self._bar.update(1)
+            self.say(f"{run_name}: {text}")
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def connect(scheduler: str | None = None, workers: int | None = None):
+    """A Dask client for a sweep, and the local cluster it started (or ``None``).
+
+    ``scheduler``: the address of a running scheduler (``tcp://HOST:8786``), else the
+    ``DASK_SCHEDULER_ADDRESS`` variable; with neither, a cluster on this machine with
+    ``workers`` workers (:func:`runs_at_once` by default), one run each, started here.
+
+    Raises:
+        ConnectionError: no scheduler answers at the address within
+            :data:`CONNECT_TIMEOUT` seconds; the message says what to check.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        try:
+            return Client(address, timeout=CONNECT_TIMEOUT), None
+        except (OSError, TimeoutError, ValueError) as err:
+            raise ConnectionError(
+                f"no Dask scheduler answers at {address} within {CONNECT_TIMEOUT} s "
+                f"({type(err).__name__}: {err}). Check that `dask scheduler` runs on that "
+                "machine and its port (8786 by default) is open to this one; or leave out "
+                "--scheduler (and unset DASK_SCHEDULER_ADDRESS) to run on this machine"
+            ) from None
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        cluster = LocalCluster(
+            n_workers=workers or runs_at_once(),
+            threads_per_worker=1,  # one run per worker; the run's kernel uses the cores
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    return Client(cluster), cluster
+
+
+def run_sweep(
+    grid_file: str | Path,
+    notebook: str | Path | None = None,
+    scheduler=None,
+    workers: int | None = None,
+) -> pd.DataFrame:
     """Run every combination of ``grid_file`` not already done; return the results table.
 
-    The table has one row per combination: ``run_name``, its settings, ``status`` (``done``,
-    ``skipped`` when an earlier sweep finished it with the same parameters, or ``failed``),
-    ``error`` (what went wrong, for a failed one) and the metrics of ``metrics.json``
+    ``scheduler``: where to run: ``None`` for a cluster on this machine with ``workers``
+    workers (:func:`runs_at_once` by default), an address (``"tcp://10.0.0.5:8786"``) of a
+    running Dask scheduler, or a ``distributed.Client`` you made (left open).
+
+    The table has one row per combination, in the grid's order: ``run_name``, its
+    settings, ``status`` (``done``, ``skipped`` when an earlier sweep finished it with the
+    same parameters, or ``failed``), ``error`` (what went wrong, for a failed one),
+    ``worker`` (the Dask worker that ran it) and the metrics of ``metrics.json``
     (``val_accuracy``, the one to choose by; ``test_accuracy``, ``test_loss``,
     ``train_seconds``, ``parameters``, ``epochs_run``). It is written to
     ``runs/sweeps/<name>.csv`` after every combination, and plotted to ``<name>.png`` at the
@@ -232,24 +443,98 @@ def run_sweep(grid_file: str | Path, notebook: str | Path | None = None) -> pd.D
     Raises:
         ValueError: the grid file is wrong (see ``load_grid``) or names a parameter the
             notebook does not take; nothing has run then.
+        ConnectionError: the scheduler cannot be reached (see :func:`connect`).
 
     Taught in 05.
     """
     spec = load_grid(grid_file)
     notebook = Path(notebook or project_root() / "notebooks" / NOTEBOOK)
     check_parameters(spec, notebook, grid_file)
-    rows = []
-    todo = combinations(spec["grid"])
-    for i, settings in enumerate(todo, start=1):
+    keys = list(spec["grid"])
+    rows: list[dict] = []
+    todo = []  # (index, run name, parameters) of the combinations to run
+    for settings in combinations(spec["grid"]):
         name = run_name_for(spec["name"], settings, spec["fixed"])
         parameters = {**spec["fixed"], **settings}
-        result = _run_one(notebook, runs_dir() / name, parameters, f"[{i}/{len(todo)}] {name}")
-        rows.append({"run_name": name, **settings, **result})
-        # after every combination: an interrupted sweep keeps the rows that finished
-        save_results(pd.DataFrame(rows), spec["name"], list(spec["grid"]), plot=False)
+        row = {"run_name": name, **settings, "status": "", "error": "", "worker": ""}
+        row.update(dict.fromkeys(METRICS))
+        run = runs_dir() / name
+        if (run / "metrics.json").is_file() and _ran_with(run, parameters):
+            row["status"] = "skipped"
+            _add_metrics(row, run)
+        else:
+            todo.append((len(rows), name, parameters))
+        rows.append(row)
+    progress = Progress(len(rows), skipped=len(rows) - len(todo))
+    try:
+        if todo:
+            _run_on_dask(notebook, todo, rows, scheduler, workers, progress, spec["name"], keys)
+    finally:
+        progress.close()
     table = pd.DataFrame(rows)
-    save_results(table, spec["name"], list(spec["grid"]))
+    save_results(table, spec["name"], keys)
     return table
+
+
+def _run_on_dask(notebook, todo, rows, scheduler, workers, progress, name, keys) -> None:
+    """Submit ``todo`` to Dask, store each result as it comes and fill its row of ``rows``."""
+    from distributed import Client, as_completed
+
+    ours = not isinstance(scheduler, Client)  # a client we make, we close
+    client, cluster = connect(scheduler, workers) if ours else (scheduler, None)
+    notebook_text = notebook.read_text()
+    futures = {}
+    try:
+        client.subscribe_topic(TOPIC, progress.event)
+        if not client.scheduler_info().get("workers"):
+            progress.say(f"no worker has joined {client.scheduler.address} yet: waiting for one")
+        for index, run_name, parameters in todo:
+            future = client.submit(
+                run_combination, notebook_text, notebook.name, run_name, parameters, pure=False
+            )
+            futures[future] = (index, run_name, parameters)
+        for future in as_completed(futures):
+            index, run_name, parameters = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:  # the task itself failed: e.g. its workers all died
+                result = {"status": "failed", "error": _task_error_text(err), "files": {}}
+            future.release()  # the worker may forget the files now
+            row = rows[index]
+            row.update(status=result["status"], error=result["error"])
+            row["worker"] = result.get("worker", "")
+            run = runs_dir() / run_name
+            if result["files"]:
+                store_run(run, result, parameters)
+            else:  # nothing came back: at least no record may say this run is finished
+                (run / PARAMS_FILE).unlink(missing_ok=True)
+            if result["status"] == "done":
+                _add_metrics(row, run)
+            progress.finished(run_name, row)
+            # after every combination: an interrupted sweep keeps the rows that finished
+            finished = [row for row in rows if row["status"]]
+            save_results(pd.DataFrame(finished), name, keys, plot=False)
+    finally:
+        client.cancel(list(futures))
+        client.unsubscribe_topic(TOPIC)
+        if ours:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _task_error_text(err: BaseException) -> str:
+    """What went wrong with a task (not its notebook), and what to do about it."""
+    text = _error_text(err)
+    if isinstance(err, ModuleNotFoundError) and "mnist_helpers" in text:
+        text += "; install the course on every worker (make setup in its checkout)"
+    return text
+
+
+def _add_metrics(row: dict, run: Path) -> None:
+    """Copy the table's metrics from ``run``'s ``metrics.json`` into ``row``."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    row.update({key: metrics.get(key) for key in METRICS})
 
 
 def save_results(table: pd.DataFrame, name: str, keys: list[str], plot: bool = True) -> Path:
@@ -278,13 +563,27 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m mnist_helpers.sweep", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("grid", type=Path, help="a grid YAML file, e.g. sweeps/example_grid.yaml")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: "
+        "$DASK_SCHEDULER_ADDRESS, else a cluster on this machine)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help=f"runs at once on this machine's cluster (default: {runs_at_once()} here)",
+    )
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
     try:
-        table = run_sweep(args.grid)
+        table = run_sweep(args.grid, scheduler=args.scheduler, workers=args.workers)
     except (OSError, ValueError) as err:
         print(f"sweep: {err}", file=sys.stderr)
         return 2
-    columns = [c for c in table.columns if c not in ("error",)]
+    columns = [c for c in table.columns if c not in ("error", "worker")]
     print(table[columns].to_string(index=False))
     failed = table[table["status"] == "failed"]
     for _, row in failed.iterrows():

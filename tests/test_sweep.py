@@ -1,15 +1,21 @@
-"""Tests of mnist_helpers.sweep: grid files, run names, a failing combination, resuming."""
+"""Tests of mnist_helpers.sweep: grid files, run names, a failing combination, resuming,
+running on Dask (an in-process cluster for the unit tests; real worker processes, one of them
+killed, for the integration test)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import time
+from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 
 from mnist_helpers import course, sweep
+from mnist_helpers.paths import project_root
 
 #: Every row of a smoke sweep must reach this test accuracy (the example grid's lowest row,
 #: the MLP on 2,000 images, gets about 87 %; chance is 10 %).
@@ -34,8 +40,13 @@ class FakeNotebook:
         self.calls: list[dict] = []
         self.fail = fail
 
-    def __call__(self, notebook, output, parameters, figures=None, leave_out=()):
+    def __call__(self, notebook, output, parameters, figures=None, leave_out=(), env=None):
         assert leave_out == sweep.LEFT_OUT  # a sweep never runs 03's teaching experiments
+        # the run's folder and figures are the worker's own, in its temporary folder
+        assert output.parent.parent == Path(env["MNIST_RUNS_DIR"])
+        assert output.parent.name == parameters["run_name"]
+        assert figures == output.parent / "figures"
+        assert notebook.read_text() == (project_root() / "notebooks" / sweep.NOTEBOOK).read_text()
         self.calls.append(dict(parameters))
         error = self.fail(parameters) if self.fail else None
         if error is not None:
@@ -54,14 +65,37 @@ class FakeNotebook:
         return output
 
 
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A Dask cluster inside this process (one worker thread): the stand-ins below reach it."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    yield cluster
+    cluster.close()
+
+
 @pytest.fixture
-def fake(tmp_path, monkeypatch):
-    """Runs go to tmp_path/runs; the notebook is never really executed."""
+def fake(tmp_path, monkeypatch, dask_cluster):
+    """Runs go to tmp_path/runs; the notebook is never really executed; the sweep runs on
+    the in-process cluster instead of starting its own."""
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
     notebook = FakeNotebook()
     monkeypatch.setattr(course, "execute_notebook", notebook)
-    return notebook
+    clients = []
+
+    def connect(scheduler=None, workers=None):
+        from distributed import Client
+
+        clients.append(Client(dask_cluster))
+        return clients[-1], None
+
+    monkeypatch.setattr(sweep, "connect", connect)
+    yield notebook
+    assert all(client.status == "closed" for client in clients)  # the sweep closed its own
 
 
 def test_combinations_cover_the_grid_in_order():
@@ -194,33 +228,332 @@ def test_any_failure_of_one_combination_is_recorded_and_the_others_run(tmp_path,
     assert sweep.run_sweep(grid)["status"].tolist() == ["done", "skipped"]
 
 
-def test_an_interrupted_sweep_keeps_the_rows_that_finished(tmp_path, fake):
-    fake.fail = lambda p: KeyboardInterrupt() if p["seed"] == 2 else None
+def test_an_interrupted_sweep_keeps_the_rows_that_finished(tmp_path, fake, monkeypatch):
+    """Ctrl-C while the second result comes in: the first row is saved, nothing is left
+    running on the cluster."""
+    stored = []
+    keep = sweep.store_run
+
+    def store_then_interrupt(run, result, parameters):
+        if stored:
+            raise KeyboardInterrupt
+        stored.append(run.name)
+        keep(run, result, parameters)
+
+    monkeypatch.setattr(sweep, "store_run", store_then_interrupt)
     grid = write(tmp_path, "name: t\ngrid:\n  seed: [1, 2, 3]\n")
     with pytest.raises(KeyboardInterrupt):
         sweep.run_sweep(grid)
     saved = pd.read_csv(tmp_path / "runs" / "sweeps" / "t.csv")
-    assert saved["seed"].tolist() == [1] and saved["status"].tolist() == ["done"]
+    assert saved["run_name"].tolist() == stored and saved["status"].tolist() == ["done"]
     assert saved.loc[0, "test_accuracy"] > 0
+    # the run that was coming in left no half-written folder
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted([*stored, "sweeps"])
+
+
+def test_runs_come_back_whole_and_replace_an_older_folder(tmp_path, fake):
+    """Workers have no shared disk: every file of a run comes back, and the run's folder on
+    this machine holds that run's files only."""
+    grid = write(tmp_path, "name: t\nfixed: {seed: 1}\ngrid:\n  epochs: [2]\n")
+    name = sweep.run_name_for("t", {"epochs": 2}, {"seed": 1})
+    run = tmp_path / "runs" / name
+    run.mkdir(parents=True)
+    (run / "stale.txt").write_text("from an older run")
+    table = sweep.run_sweep(grid)
+    assert table.loc[0, "worker"] and table.loc[0, "status"] == "done"
+    assert sorted(p.name for p in run.iterdir()) == [
+        sweep.NOTEBOOK,
+        "metrics.json",
+        sweep.PARAMS_FILE,
+    ]
+    assert [p.name for p in run.parent.iterdir() if ".partial" in p.name] == []
+
+
+def test_a_failed_run_keeps_its_notebook_and_no_record(tmp_path):
+    """What comes back from a failed run replaces the folder: no old metrics.json stays beside
+    the failed notebook to be mistaken for its result."""
+    run = tmp_path / "r"
+    done = {"status": "done", "files": {"metrics.json": b"{}", "figures/a.png": b"png"}}
+    sweep.store_run(run, done, {"seed": 1})
+    assert (run / sweep.PARAMS_FILE).is_file() and (run / "figures" / "a.png").read_bytes()
+    failed = {"status": "failed", "files": {sweep.NOTEBOOK: b"{}"}}
+    sweep.store_run(run, failed, {"seed": 1})
+    assert [p.name for p in run.iterdir()] == [sweep.NOTEBOOK]
+
+
+def test_a_task_that_fails_on_the_worker_is_a_failed_row(tmp_path, fake, monkeypatch):
+    """Not the notebook failing: the task itself (a worker without the course, say)."""
+
+    def no_course(*args):
+        raise ModuleNotFoundError("No module named 'mnist_helpers'")
+
+    monkeypatch.setattr(sweep, "run_combination", no_course)
+    grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
+    table = sweep.run_sweep(grid)
+    assert table["status"].tolist() == ["failed"]
+    assert "No module named 'mnist_helpers'" in table.loc[0, "error"]
+    assert "install the course on every worker" in table.loc[0, "error"]
+
+
+@pytest.mark.parametrize(
+    ("cores", "memory_gib", "runs"), [(1, 8, 1), (2, 24, 2), (16, 64, 16), (16, 8, 4), (4, 1, 1)]
+)
+def test_runs_at_once_one_per_core_as_memory_allows(cores, memory_gib, runs):
+    assert sweep.runs_at_once(cores, memory_gib) == runs
+
+
+def test_runs_at_once_reads_this_machine():
+    import os
+
+    assert 1 <= sweep.runs_at_once() <= os.cpu_count()
+
+
+def test_progress_counts_runs_done_failed_and_running(capsys):
+    progress = sweep.Progress(total=3, skipped=1)
+    progress.event((0.0, {"run": "a", "name": "w1", "state": "started"}))
+    progress.event((0.0, {"run": "b", "name": "w2", "state": "started"}))
+    assert progress.counts() == "1/3 done, 0 failed, 2 running"
+    progress.event((0.0, {"run": "a", "name": "w1", "state": "started"}))  # w1 died: again
+    progress.event((0.0, {"run": "a", "name": "w1", "state": "finished"}))
+    progress.finished("a", {"status": "done", "test_accuracy": 0.97})
+    progress.finished("b", {"status": "failed", "error": "ValueError: no"})
+    progress.close()
+    out = capsys.readouterr().out
+    assert "[1/3 done, 0 failed, 1 running] a: started on w1" in out
+    assert "a: started on w1 (again: its last worker died)" in out
+    assert "[2/3 done, 0 failed, 1 running] a: done, test accuracy 97.00%" in out
+    assert "[2/3 done, 1 failed, 0 running] b: FAILED: ValueError: no" in out
+
+
+@pytest.mark.parametrize("how", ["option", "variable"])
+def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(
+    tmp_path, monkeypatch, capsys, how
+):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", 2)
+    grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
+    if how == "option":
+        argv = [str(grid), "--scheduler", address]
+    else:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+        argv = [str(grid)]
+    start = time.perf_counter()
+    assert sweep.main(argv) == 2
+    assert time.perf_counter() - start < 10
+    err = capsys.readouterr().err
+    assert f"no Dask scheduler answers at {address} within 2 s" in err
+    assert "dask scheduler" in err and "leave out --scheduler" in err
+    assert not (tmp_path / "runs").exists()  # nothing ran, nothing was written
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(command: list, log: Path, **kwargs):
+    """Start ``command`` in a session of its own (so the test can stop all of it)."""
+    import subprocess
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [str(part) for part in command],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **kwargs,
+        )
+
+
+def _stop(process, signal_number=None) -> list:
+    """Stop ``process``, its session and every process it started; return those it had."""
+    import os
+    import signal
+
+    import psutil
+
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    try:
+        os.killpg(process.pid, signal_number or signal.SIGTERM)
+        process.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+    except Exception:  # did not stop in time
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+    return family
+
+
+def _kernels(process) -> list:
+    """The notebook kernels ``process`` started (its descendants running ipykernel)."""
+    import psutil
+
+    found = []
+    for child in process.children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # gone meanwhile
+            pass
+    return found
+
+
+def _gone(process) -> bool:
+    """Whether ``process`` has exited (a zombie waiting to be reaped has)."""
+    import psutil
+
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 @pytest.mark.notebooks
 @pytest.mark.real_data
-def test_example_sweep_every_row_learns(tmp_path, monkeypatch):
-    """The README's example sweep, for real (about 2 minutes): every row above the floor."""
-    from mnist_helpers.paths import project_root
+def test_example_sweep_on_two_workers_survives_a_killed_worker(tmp_path, monkeypatch):
+    """The README's example sweep on a real cluster on loopback: `dask scheduler` and two
+    `dask worker` processes, each in its own folder (no disk shared with the sweep); one
+    worker is killed, with its kernel, while it runs a combination. Every combination ends
+    done, exactly once, its files back in the submitter's runs/, and every row learns (about
+    2 to 3 minutes)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    import psutil
+    from distributed import Client
+
+    dask = Path(sys.executable).parent / "dask"
+    address = f"tcp://127.0.0.1:{_free_port()}"
     grid = project_root() / "sweeps" / "example_grid.yaml"
-    table = sweep.run_sweep(grid)
-    assert (table["status"] == "done").all()
-    assert (table["test_accuracy"] >= SWEEP_FLOOR).all(), table
+    runs = tmp_path / "runs"
+    processes = {}
+    lines: list[str] = []
+    try:
+        processes["scheduler"] = _start(
+            [
+                dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                address.rsplit(":", 1)[1],
+                "--no-dashboard",
+            ],
+            tmp_path / "scheduler.log",
+        )
+        for name in ("w1", "w2"):
+            folder = tmp_path / name
+            (folder / "tmp").mkdir(parents=True)
+            processes[name] = _start(
+                [
+                    dask,
+                    "worker",
+                    address,
+                    "--name",
+                    name,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--local-directory",
+                    folder,
+                ],
+                folder / "worker.log",
+                cwd=folder,
+                env={**os.environ, "TMPDIR": str(folder / "tmp"), "MNIST_RUNS_DIR": str(folder)},
+            )
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+
+        submitter = subprocess.Popen(
+            [sys.executable, "-m", "mnist_helpers.sweep", str(grid), "--scheduler", address],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "MNIST_RUNS_DIR": str(runs)},
+            start_new_session=True,
+        )
+        processes["sweep"] = submitter
+        watchdog = threading.Timer(600, submitter.kill)  # bounded, whatever happens
+        watchdog.daemon = True
+        watchdog.start()
+        killed_run, starts_on_w1 = None, 0
+        for line in submitter.stdout:
+            lines.append(line)
+            found = re.search(r"\] (\S+): started on w1$", line.rstrip())
+            if found and killed_run is None:
+                starts_on_w1 += 1
+                if starts_on_w1 == 2:  # w1 finished a run and is busy with its next one
+                    killed_run = found.group(1)
+                    worker = psutil.Process(processes["w1"].pid)
+                    deadline = time.monotonic() + 30
+                    while time.monotonic() < deadline and not _kernels(worker):
+                        time.sleep(0.2)
+                    kernels = _kernels(worker)
+                    assert kernels, "w1's run never started its kernel"
+                    _stop(processes.pop("w1"), signal.SIGKILL)
+                    # its kernel notices and stops by itself: no orphan keeps the cores busy
+                    deadline = time.monotonic() + 15
+                    while time.monotonic() < deadline and not all(map(_gone, kernels)):
+                        time.sleep(0.2)
+                    alive = [kernel for kernel in kernels if not _gone(kernel)]
+                    for kernel in alive:
+                        kernel.kill()
+                    assert not alive, "the killed worker's kernel kept running"
+        assert submitter.wait(timeout=60) == 0, "".join(lines)
+    finally:
+        for process in processes.values():
+            for leftover in _stop(process):
+                if not _gone(leftover):
+                    leftover.kill()
+    output = "".join(lines)
+    assert killed_run, f"w1 never started a second run:\n{output}"
+    assert re.search(rf"{killed_run}: started on w2 \(again: its last worker died\)", output)
+
+    table = pd.read_csv(runs / "sweeps" / "example.csv")
     spec = sweep.load_grid(grid)
-    for settings, name in zip(sweep.combinations(spec["grid"]), table["run_name"], strict=True):
-        assert name == sweep.run_name_for("example", settings, spec["fixed"])
-        assert re.fullmatch(r"example_architecture-(mlp|cnn)_n_train-(2|6)000_[0-9a-f]{6}", name)
-        recorded = json.loads((tmp_path / "runs" / name / sweep.PARAMS_FILE).read_text())
+    expected = [
+        sweep.run_name_for("example", settings, spec["fixed"])
+        for settings in sweep.combinations(spec["grid"])
+    ]
+    assert table["run_name"].tolist() == expected and (table["status"] == "done").all()
+    assert (table["test_accuracy"] >= SWEEP_FLOOR).all(), table
+    assert table.set_index("run_name").loc[killed_run, "worker"] == "w2"
+    assert set(table["worker"]) <= {"w1", "w2"}
+    for settings, name in zip(sweep.combinations(spec["grid"]), expected, strict=True):
+        assert len(re.findall(rf"\] {name}: done", output)) == 1, output  # exactly once
+        run = runs / name
+        recorded = json.loads((run / sweep.PARAMS_FILE).read_text())
         assert recorded == {**spec["fixed"], **settings}
+        for file in ("metrics.json", "history.csv", "model.keras", sweep.NOTEBOOK):
+            assert (run / file).is_file(), f"{name}: no {file}"
+        assert (run / "figures" / "03_learning_curves.png").is_file()
+    assert sorted(p.name for p in runs.iterdir()) == sorted([*expected, "sweeps"])
+    assert (runs / "sweeps" / "example.png").is_file()
+    # the surviving worker kept nothing: each run's temporary folder went with it
+    assert list((tmp_path / "w2" / "tmp").glob("mnist-sweep-*")) == []
+    assert not list((tmp_path / "w2").glob("example_*"))
+
+    # a second sweep finds everything done, and asks no worker for anything
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(runs))
+    again = sweep.run_sweep(grid, scheduler="tcp://127.0.0.1:9")  # never contacted
+    assert (again["status"] == "skipped").all()
+    assert again["test_accuracy"].tolist() == table["test_accuracy"].tolist()
 
 
 @pytest.mark.notebooks
@@ -258,3 +591,18 @@ def test_failed_combination_does_not_stop_the_others_and_reruns_skip_done(tmp_pa
     again = sweep.run_sweep(grid)
     assert again["status"].tolist() == ["failed", "skipped"]
     assert again.loc[1, "test_accuracy"] == table.loc[1, "test_accuracy"]
+
+    # on Dask or not, the same seeds give the same numbers: the run again, in this process
+    alone = sweep.run_combination(
+        (project_root() / "notebooks" / sweep.NOTEBOOK).read_text(),
+        sweep.NOTEBOOK,
+        run.name,
+        {"profile": "smoke", "architecture": "mlp", "epochs": 2},
+    )
+    assert alone["status"] == "done" and alone["worker"] == "local"
+    assert alone["files"]["history.csv"] == (run / "history.csv").read_bytes()
+    ours = json.loads((run / "metrics.json").read_text())
+    theirs = json.loads(alone["files"]["metrics.json"])
+    for metrics in (ours, theirs):
+        metrics.pop("train_seconds")
+    assert ours == theirs
