@@ -413,7 +413,7 @@ def connect(scheduler: str | None = None, workers: int | None = None):
             n_workers=workers or runs_at_once(),
             threads_per_worker=1,  # one run per worker; the run's kernel uses the cores
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # no fixed port: never "8787 is already in use"
             silence_logs=logging.ERROR,
         )
     return Client(cluster), cluster
