@@ -401,12 +401,14 @@ def connect(scheduler: str | None = None, workers: int | None = None):
     if address:
         try:
             return Client(address, timeout=CONNECT_TIMEOUT), None
-        except (OSError, TimeoutError, ValueError) as err:
+        except Exception as err:  # refused, timed out, a malformed address, or something
+            # that is not a Dask scheduler answering there (its reply can fail in any way)
+            detail = f"{type(err).__name__}: {err}"[:200]
             raise ConnectionError(
                 f"no Dask scheduler answers at {address} within {CONNECT_TIMEOUT} s "
-                f"({type(err).__name__}: {err}). Check that `dask scheduler` runs on that "
-                "machine and its port (8786 by default) is open to this one; or leave out "
-                "--scheduler (and unset DASK_SCHEDULER_ADDRESS) to run on this machine"
+                f"({detail}). Check that `dask scheduler` runs on that machine and its "
+                "port (8786 by default) is open to this one; or leave out --scheduler "
+                "(and unset DASK_SCHEDULER_ADDRESS) to run on this machine"
             ) from None
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
         cluster = LocalCluster(

@@ -325,19 +325,32 @@ def test_progress_counts_runs_done_failed_and_running(capsys):
     assert "[2/3 done, 1 failed, 0 running] b: FAILED: ValueError: no" in out
 
 
-@pytest.mark.parametrize("how", ["option", "variable"])
+@pytest.mark.parametrize("how", ["option", "variable", "not dask"])
 def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(
     tmp_path, monkeypatch, capsys, how
 ):
     import socket
+    import threading
 
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    if how == "not dask":  # something else answers there, e.g. a web server
+
+        def answer_garbage():
+            with server:
+                server.listen()
+                connection, _ = server.accept()
+                with connection:
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4)
+
+        threading.Thread(target=answer_garbage, daemon=True).start()
+    else:  # a port nothing listens on
+        server.close()
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", 2)
     grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
-    if how == "option":
+    if how != "variable":
         argv = [str(grid), "--scheduler", address]
     else:
         monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
