@@ -39,12 +39,11 @@ def sequential(grid: Path) -> pd.DataFrame:
     """Every combination one after another in this process, without Dask."""
     spec = sweep.load_grid(grid)
     notebook = project_root() / "notebooks" / sweep.NOTEBOOK
+    text = notebook.read_text()
     rows = []
     for settings in sweep.combinations(spec["grid"]):
         name = sweep.run_name_for(spec["name"], settings, spec["fixed"])
-        result = sweep.run_combination(
-            notebook.read_text(), notebook.name, name, {**spec["fixed"], **settings}
-        )
+        result = sweep.run_combination(text, notebook.name, name, {**spec["fixed"], **settings})
         metrics = json.loads(result["files"]["metrics.json"])
         rows.append({"run_name": name, **{key: metrics[key] for key in SAME}})
     return pd.DataFrame(rows)

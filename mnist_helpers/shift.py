@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from mnist_helpers.evaluation import predict_proba
+from mnist_helpers.evaluation import _check_labels, accuracy, predict_proba
 from mnist_helpers.predict import load_model_safely
 
 #: Side of an MNIST image, in pixels.
@@ -764,16 +764,6 @@ def corruption_table() -> pd.DataFrame:
     )
 
 
-def _check_labels(y: object, n: int) -> np.ndarray:
-    labels = np.asarray(y)
-    if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"y must hold one integer label 0-9 per image, shape ({n},), got "
-            f"{labels.dtype} of shape {labels.shape}; pass data.y_test"
-        )
-    return labels
-
-
 def _accuracy(model, images: np.ndarray, labels: np.ndarray, batch_size: int) -> float:
     """The model's accuracy on uint8 images, fed as float32 [0, 1] with a channel axis."""
     inputs = (images.astype(np.float32) / 255)[..., np.newaxis]
@@ -783,7 +773,7 @@ def _accuracy(model, images: np.ndarray, labels: np.ndarray, batch_size: int) ->
             f"the model must return 10 probabilities per image, shape ({len(images)}, 10), "
             f"got shape {probabilities.shape}"
         )
-    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+    return accuracy(labels, probabilities.argmax(axis=1))
 
 
 def evaluate_shifts(
@@ -827,7 +817,12 @@ def evaluate_shifts(
     images = _check_images(x)
     if len(images) == 0:
         raise ValueError("x holds no images; pass at least one, e.g. data.x_test[:1000]")
-    labels = _check_labels(y, len(images))
+    labels = _check_labels("y", y)  # 1-D digits 0-9, as evaluation checks them
+    if len(labels) != len(images):
+        raise ValueError(
+            f"y must hold one label per image: {len(images)} images, {len(labels)} labels; "
+            "pass the labels that go with x, e.g. data.y_test[:n] with data.x_test[:n]"
+        )
     if isinstance(names, str):  # one name, e.g. names="fog"
         names = [names]
     names = list(CORRUPTIONS) if names is None else [_check_name(n) for n in names]
@@ -855,9 +850,9 @@ def evaluate_shifts(
 def _table_text(table: pd.DataFrame) -> str:
     """The evaluation table as aligned text, accuracies in percent."""
     lines = [f"{'corruption':<14} {'severity':>8} {'accuracy':>9}"]
-    for corruption, severity, accuracy in table.itertuples(index=False):
+    for corruption, severity, score in table.itertuples(index=False):
         shown = "-" if pd.isna(severity) else str(severity)
-        lines.append(f"{corruption:<14} {shown:>8} {accuracy:>9.2%}")
+        lines.append(f"{corruption:<14} {shown:>8} {score:>9.2%}")
     return "\n".join(lines)
 
 
@@ -867,9 +862,9 @@ def _table_records(table: pd.DataFrame) -> list[dict]:
         {
             "corruption": corruption,
             "severity": None if pd.isna(severity) else int(severity),
-            "accuracy": float(accuracy),
+            "accuracy": float(score),
         }
-        for corruption, severity, accuracy in table.itertuples(index=False)
+        for corruption, severity, score in table.itertuples(index=False)
     ]
 
 
