@@ -820,8 +820,9 @@ def evaluate_shifts(
     labels = _check_labels("y", y)  # 1-D digits 0-9, as evaluation checks them
     if len(labels) != len(images):
         raise ValueError(
-            f"y must hold one label per image: {len(images)} images, {len(labels)} labels; "
-            "pass the labels that go with x, e.g. data.y_test[:n] with data.x_test[:n]"
+            f"y must hold one integer label 0-9 per image, shape ({len(images)},), got "
+            f"{len(labels)} labels; pass the labels that go with x, e.g. data.y_test[:n] "
+            "with data.x_test[:n]"
         )
     if isinstance(names, str):  # one name, e.g. names="fog"
         names = [names]
