@@ -54,6 +54,8 @@ def load_run(run_name: str = "default", folder: str | Path | None = None) -> Run
             "Train it first: run notebooks/03_training.ipynb (e.g. `make run`, or "
             f"`papermill notebooks/03_training.ipynb out.ipynb -p run_name {run_name}`)."
         )
+    import mnist_helpers.models  # noqa: F401  (registers the course's own layers for loading)
+
     model = keras.models.load_model(path / "model.keras", safe_mode=True)
     metrics = json.loads((path / "metrics.json").read_text())
     history = pd.read_csv(path / "history.csv", index_col="epoch")

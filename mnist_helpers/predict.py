@@ -118,6 +118,8 @@ def load_model_safely(path: str | Path):
 
     import keras
 
+    import mnist_helpers.models  # noqa: F401  (registers the course's own layers for loading)
+
     try:
         with _forced_safe_mode():
             return keras.models.load_model(path, safe_mode=True)

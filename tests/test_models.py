@@ -32,6 +32,9 @@ def test_default_cnn_parameter_count_and_layers():
     model = build_cnn()
     assert model.count_params() == 217_050
     names = [layer.name for layer in model.layers]
+    # appearance augmentation, active in training only (07)
+    assert names[:3] == ["stroke_width", "brightness", "noise"]
+    names = names[3:]
     # pooling comes before batch norm and ReLU: they then work on a quarter of the numbers
     assert names[:4] == ["conv1", "pool1", "bn1", "relu1"]
     assert names[8:11] == ["conv3", "bn3", "relu3"]  # the last block does not pool
@@ -42,9 +45,18 @@ def test_default_cnn_parameter_count_and_layers():
     assert model.get_layer("relu1").output.shape[1:] == (14, 14, 16)
 
 
+def test_without_07s_additions_the_cnn_starts_with_its_first_block_and_keeps_its_size():
+    plain = build_model("cnn_plain")
+    assert [layer.name for layer in plain.layers][:2] == ["conv1", "pool1"]
+    assert plain.count_params() == build_cnn().count_params()  # the additions learn nothing
+    standardized = build_model("cnn_standardized")
+    assert [layer.name for layer in standardized.layers][:2] == ["standardize", "conv1"]
+    assert standardized.count_params() == plain.count_params()
+
+
 def test_pool_last_moves_pooling_to_the_end_of_each_block_and_keeps_the_parameters():
     first, last = build_cnn(), build_cnn(pool_last=True)
-    names = [layer.name for layer in last.layers]
+    names = [layer.name for layer in last.layers][3:]
     assert names[:4] == ["conv1", "bn1", "relu1", "pool1"]
     assert names[8:11] == ["conv3", "bn3", "relu3"]  # the last block still does not pool
     assert last.count_params() == first.count_params()
@@ -78,7 +90,10 @@ def test_mlp_parameter_count():
 
 
 def test_unknown_variant_names_the_allowed_ones():
-    allowed = r"model must be one of 'cnn', 'cnn_wide', 'keras_example', 'mlp'"
+    allowed = (
+        r"model must be one of 'cnn', 'cnn_plain', 'cnn_standardized', 'cnn_wide', "
+        r"'keras_example', 'mlp'"
+    )
     with pytest.raises(ValueError, match=allowed):
         build_model("resnet")
 
@@ -110,3 +125,86 @@ def test_augmented_model_has_the_same_parameters_and_is_idle_at_inference():
     np.testing.assert_array_equal(np.asarray(augment(images, training=False)), images)
     changed = np.asarray(augment(images, training=True))
     assert changed.shape == images.shape and not np.allclose(changed, images)
+
+
+def test_standardize_layer_gives_each_image_mean_0_and_std_1_and_ignores_brightness():
+    from mnist_helpers.models import standardize_layer
+
+    rng = np.random.default_rng(0)
+    images = (rng.random((3, 28, 28, 1)) * [[[[0.6]]], [[[1.0]]], [[[0.8]]]]).astype("float32")
+    out = np.asarray(standardize_layer()(images))
+    np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0, atol=1e-4)
+    # not exactly 1: a small epsilon is added to the variance (a blank image must not blow up)
+    np.testing.assert_allclose(out.std(axis=(1, 2, 3)), 1, atol=0.03)
+    brighter = np.asarray(standardize_layer()(images + 0.3))
+    np.testing.assert_allclose(brighter, out, atol=1e-4)
+
+
+def bar_images(n: int = 400) -> np.ndarray:
+    """n copies of a white bar 8 px tall and 3 px wide on black."""
+    images = np.zeros((n, 28, 28, 1), dtype="float32")
+    images[:, 10:18, 12:15] = 1.0
+    return images
+
+
+def test_random_stroke_width_thins_a_quarter_thickens_a_quarter_and_idles_at_test_time():
+    from mnist_helpers.models import RandomStrokeWidth
+
+    images = bar_images()
+    layer = RandomStrokeWidth(seed=3)
+    np.testing.assert_array_equal(np.asarray(layer(images)), images)  # inference: unchanged
+    ink = np.asarray(layer(images, training=True)).sum(axis=(1, 2, 3))
+    # thin: 2x2 erosion leaves 7 x 2 pixels; thick: 3x3 dilation makes 10 x 5
+    assert set(np.unique(ink)) == {14.0, 24.0, 50.0}
+    for area, share in ((14.0, 0.25), (50.0, 0.25), (24.0, 0.5)):
+        assert abs(np.mean(ink == area) - share) < 0.08, (area, np.mean(ink == area))
+
+
+def test_random_stroke_width_is_reproducible_with_a_seed():
+    from mnist_helpers.models import RandomStrokeWidth
+
+    images = bar_images(50)
+    first = np.asarray(RandomStrokeWidth(seed=5)(images, training=True))
+    again = np.asarray(RandomStrokeWidth(seed=5)(images, training=True))
+    other = np.asarray(RandomStrokeWidth(seed=6)(images, training=True))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_appearance_augmentation_changes_training_images_only():
+    from mnist_helpers.models import appearance_augmentation_layers
+
+    images = bar_images(8)
+    for layer in appearance_augmentation_layers(seed=1):
+        np.testing.assert_array_equal(np.asarray(layer(images)), images)
+        np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)
+        changed = np.asarray(layer(images, training=True))
+        assert changed.shape == images.shape and not np.allclose(changed, images), layer.name
+
+
+def test_the_default_cnn_saves_and_loads_in_safe_mode(tmp_path):
+    from mnist_helpers.predict import load_model_safely
+
+    model = build_cnn()
+    images = bar_images(4)
+    # a plain call (no training=) must not augment: twice the same answer
+    np.testing.assert_array_equal(np.asarray(model(images)), np.asarray(model(images)))
+    model.save(tmp_path / "model.keras")
+    loaded = load_model_safely(tmp_path / "model.keras")
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_allclose(np.asarray(loaded(images)), np.asarray(model(images)), atol=1e-6)
+
+
+def test_random_brightness_shift_moves_each_image_by_one_amount_and_clips():
+    from mnist_helpers.models import RandomBrightnessShift
+
+    images = np.full((200, 28, 28, 1), 0.5, dtype="float32")
+    images[:, 0, 0] = 1.0  # full ink: can only stay or darken
+    out = np.asarray(RandomBrightnessShift(0.3, seed=2)(images, training=True))
+    change = out[:, 5, 5, 0] - 0.5
+    assert np.abs(change).max() <= 0.3 + 1e-6 and change.min() < -0.2 and change.max() > 0.2
+    same_shift = np.broadcast_to(0.5 + change[:, None, None], (200, 27, 27))
+    np.testing.assert_allclose(out[:, 1:, 1:, 0], same_shift, atol=1e-6)
+    assert out.max() <= 1.0 and out.min() >= 0.0
+    with pytest.raises(ValueError, match="max_change must be in"):
+        RandomBrightnessShift(0)

@@ -44,7 +44,13 @@ def tiny_data(n_train: int = 120, n_val: int = 40, n_test: int = 60) -> MnistDat
         ({"epochs": "ten"}, r"epochs must be an integer >= 1, got 'ten'"),
         ({"epochs": 0}, r"epochs must be an integer >= 1, got 0"),
         ({"batch_size": 2.5}, r"batch_size must be an integer"),
-        ({"model": "resnet"}, r"model must be one of 'cnn', 'cnn_wide', 'keras_example', 'mlp'"),
+        (
+            {"model": "resnet"},
+            (
+                r"model must be one of 'cnn', 'cnn_plain', 'cnn_standardized', 'cnn_wide', "
+                r"'keras_example', 'mlp'"
+            ),
+        ),
         ({"n_train": 10**6}, r"n_train must be at most 55,000"),
         ({"learning_rate": 0}, r"learning_rate must be a number in \(0, 1\]"),
         ({"run_name": "../x"}, r"run_name must be letters"),
