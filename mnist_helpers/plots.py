@@ -739,3 +739,97 @@ def plot_predictions(
         ax_bars.set_ylabel("probability", fontsize=8)
     fig.suptitle("What the model sees, and its probability for each digit (blue: its answer)")
     return _finish(fig, save)
+
+
+# ----------------------------------------------------------------------------- shifted data (07)
+
+
+def plot_corruptions(
+    images: dict[str, np.ndarray], n: int | None = None, save: str | None = None
+) -> Figure:
+    """The same digits under each corruption: one column per corruption, one row per digit.
+
+    Args:
+        images: corruption name -> uint8 images ``(k, 28, 28)`` (the same k digits in
+            each), e.g. ``{"clean": x, "fog": corrupt(x, "fog", 4)}``; drawn in that order.
+        n: how many digits (rows) to draw, default all of them.
+        save: a figure name, e.g. ``"07_corruptions"``.
+
+    Taught in 07.
+    """
+    if not images:
+        raise ValueError("images is empty: pass {name: images}, e.g. {'clean': x[:4]}")
+    rows = min(len(v) for v in images.values()) if n is None else n
+    cols = len(images)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.05 * cols, 1.15 * rows + 0.6), squeeze=False)
+    for col, (name, batch) in enumerate(images.items()):
+        for row in range(rows):
+            _show_digit(axes[row, col], batch[row], name.replace("_", "\n") if row == 0 else None)
+    fig.suptitle("The same test digits under each corruption (as the model sees them)")
+    return _finish(fig, save)
+
+
+def plot_shift_accuracy(table: pd.DataFrame, save: str | None = None) -> Figure:
+    """Accuracy on each corruption, one line per model.
+
+    Args:
+        table: accuracies as fractions, one row per corruption (the index, in the order to
+            draw, e.g. ``clean`` first and ``mean`` last), one column per model.
+        save: a figure name, e.g. ``"07_shift_accuracy"``.
+
+    Taught in 07.
+    """
+    if table.empty:
+        raise ValueError("table is empty: one row per corruption, one column per model")
+    fig, ax = plt.subplots(figsize=(11, 4.8))
+    positions = np.arange(len(table))
+    markers = "osD^vP*X"
+    for i, model in enumerate(table.columns):
+        ax.plot(
+            positions,
+            table[model].to_numpy(dtype=float) * 100,
+            marker=markers[i % len(markers)],
+            linewidth=1.3,
+            markersize=5,
+            label=model,
+        )
+    ax.set_xticks(positions, [name.replace("_", " ") for name in table.index], rotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+        if label.get_text() in ("clean", "mean"):
+            label.set_fontweight("bold")
+    ax.set_ylim(0, 101)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_xlabel("corruption (benchmark severity)")
+    ax.set_title("Accuracy on each corruption of the test images, one line per model")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)  # beside the lines
+    return _finish(fig, save)
+
+
+def plot_severity_curves(
+    curves: dict[str, pd.Series], corruption: str, save: str | None = None
+) -> Figure:
+    """Accuracy against a corruption's severity, one line per model.
+
+    Args:
+        curves: model name -> accuracies (fractions) indexed by severity (0 = clean).
+        corruption: the corruption's name, for the title.
+        save: a figure name, e.g. ``"07_translate"``.
+
+    Taught in 07.
+    """
+    if not curves:
+        raise ValueError("curves is empty: pass {model name: accuracy by severity}")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, curve in curves.items():
+        severities = np.asarray(curve.index, dtype=float)  # also a pandas nullable index
+        ax.plot(severities, curve.to_numpy(dtype=float) * 100, marker="o", label=name)
+    ax.set_ylim(0, 101)
+    ax.set_xticks(sorted({int(s) for c in curves.values() for s in c.index}))
+    ax.set_xlabel(f"severity of {corruption.replace('_', ' ')} (0 = clean)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Accuracy as {corruption.replace('_', ' ')} grows")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(fig, save)

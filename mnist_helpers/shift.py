@@ -845,6 +845,56 @@ def evaluate_shifts(
     return table
 
 
+def batch_norm_drift(model, x: np.ndarray, batch_size: int = 1000) -> pd.DataFrame:
+    """How far the inputs of each batch-normalisation layer are from what it learned to expect.
+
+    A ``BatchNormalization`` layer, at test time, subtracts the mean and divides by the
+    standard deviation that its inputs had *during training* (its running statistics). If
+    shifted images move those inputs, the layer no longer centres and scales them, and every
+    layer after it sees numbers it never saw in training. For each such layer of ``model``
+    this measures, channel by channel, the mean of its inputs over ``x`` minus its running
+    mean, in units of its running standard deviation (0: as expected; 3: three standard
+    deviations off), and the ratio of the standard deviations (1: as expected).
+
+    Args:
+        model: a Keras model whose layers are not nested (e.g. ``build_cnn()``, trained).
+        x: images as the model takes them, float32 ``(n, 28, 28, 1)`` in [0, 1].
+        batch_size: images per forward pass.
+
+    Returns:
+        A DataFrame with one row per batch-normalisation layer: ``layer``, ``mean shift``
+        (the average over channels of the absolute shift, in standard deviations) and
+        ``spread ratio`` (the average over channels of the standard deviation's ratio).
+
+    Taught in 07.
+    """
+    import keras
+
+    found = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not found:
+        raise ValueError(
+            f"model {model.name!r} has no BatchNormalization layer of its own (nested models "
+            "are not searched); pass a model built with batch_norm=True, e.g. build_cnn()"
+        )
+    probe = keras.Model(model.inputs[0], [layer.input for layer in found])
+    images = np.asarray(x, dtype=np.float32)
+    # called batch by batch (not probe.predict): a new probe per call must not make
+    # TensorFlow trace a new function each time, and warn about it
+    batches = [probe(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    outputs = [np.concatenate([np.asarray(b[k]) for b in batches]) for k in range(len(found))]
+    rows = []
+    for layer, values in zip(found, outputs, strict=True):
+        values = values.astype(np.float64).reshape(-1, values.shape[-1])
+        running_mean = np.asarray(layer.moving_mean, dtype=np.float64)
+        running_std = np.sqrt(np.asarray(layer.moving_variance, dtype=np.float64) + layer.epsilon)
+        shift = np.abs(values.mean(axis=0) - running_mean) / running_std
+        spread = values.std(axis=0) / running_std
+        rows.append(
+            {"layer": layer.name, "mean shift": shift.mean(), "spread ratio": spread.mean()}
+        )
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------------- command line
 
 

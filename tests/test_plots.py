@@ -16,6 +16,9 @@ rng = np.random.default_rng(0)
 X = rng.random((60, 28, 28))
 Y = np.arange(60) % 10
 PROBA = rng.dirichlet(np.ones(10), size=60)
+SHIFT_TABLE = pd.DataFrame(
+    {"cnn": [0.99, 0.7, 0.85], "mlp": [0.98, 0.3, 0.64]}, index=["clean", "fog", "mean"]
+)
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +62,17 @@ def figure_cases():
         "mistakes": lambda: plots.plot_mistakes(X, evaluation.mistakes_frame(Y, PROBA), n=5),
         "confidence": lambda: plots.plot_confidence_histogram(PROBA, Y),
         "reliability": lambda: plots.plot_reliability(evaluation.calibration_table(Y, PROBA)),
+        "corruptions": lambda: plots.plot_corruptions(
+            {"clean": (X[:3] * 255).astype(np.uint8), "fog": (X[3:6] * 255).astype(np.uint8)}
+        ),
+        "shift_accuracy": lambda: plots.plot_shift_accuracy(SHIFT_TABLE),
+        "severity_curves": lambda: plots.plot_severity_curves(
+            {
+                "cnn": pd.Series([0.99, 0.9, 0.6], index=pd.array([0, 1, 2], dtype="Int64")),
+                "mlp": pd.Series([0.98, 0.5, 0.2]),
+            },
+            "translate",
+        ),
     }
 
 
@@ -204,3 +218,32 @@ def test_confidence_histogram_draws_outlines_so_neither_group_hides_the_other():
     fig = plots.plot_confidence_histogram(PROBA, Y)
     patches = fig.axes[0].patches
     assert len(patches) == 2 and all(not patch.get_fill() for patch in patches)
+
+
+def test_shift_accuracy_draws_one_line_per_model_in_percent_over_the_corruptions():
+    fig = plots.plot_shift_accuracy(SHIFT_TABLE)
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["cnn", "mlp"]
+    np.testing.assert_allclose(lines[1].get_ydata(), [98, 30, 64])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["clean", "fog", "mean"]
+
+
+def test_corruption_grid_has_one_column_per_corruption_titled_once():
+    images = {name: np.zeros((2, 28, 28), np.uint8) for name in ("clean", "glass_blur", "fog")}
+    fig = plots.plot_corruptions(images)
+    assert len(fig.axes) == 6
+    assert [ax.get_title() for ax in fig.axes] == ["clean", "glass\nblur", "fog", "", "", ""]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: plots.plot_corruptions({}),
+        lambda: plots.plot_shift_accuracy(pd.DataFrame()),
+        lambda: plots.plot_severity_curves({}, "fog"),
+    ],
+)
+def test_shift_figures_refuse_empty_input_with_what_to_pass(call):
+    with pytest.raises(ValueError, match="empty: "):
+        call()

@@ -471,3 +471,35 @@ def test_cli_prints_the_table_for_a_real_model(
     assert lines[1].split() == ["corruption", "severity", "accuracy"]
     assert [line.split()[0] for line in lines[2:]] == ["clean", *NAMES, "mean"]
     assert all(line.endswith("%") for line in lines[2:])
+
+
+def test_batch_norm_drift_is_small_on_what_the_layers_saw_and_large_on_a_brighter_copy():
+    from mnist_helpers.models import build_cnn
+    from mnist_helpers.shift import batch_norm_drift
+    from mnist_helpers.training import reestimate_batch_norm
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((200, 28, 28, 1)) < 0.2).astype(np.float32)  # sparse "ink"
+    brighter = np.clip(x + 0.5, 0, 1)  # grey background, ink still 1
+    small = {"filters": (4, 4, 4), "dense_units": 8, "dropout": 0}  # dropout: training only
+    plain = build_cnn(augment_appearance=False, **small)
+    reestimate_batch_norm(plain, x, batch_size=50)  # the running statistics of x
+    seen = batch_norm_drift(plain, x)
+    assert list(seen["layer"]) == ["bn1", "bn2", "bn3", "bn_dense"]
+    assert (seen["mean shift"] < 0.1).all(), seen
+    assert np.allclose(seen["spread ratio"], 1, atol=0.1), seen
+    shifted = batch_norm_drift(plain, brighter)
+    assert shifted.loc[0, "mean shift"] > 10 * seen.loc[0, "mean shift"], shifted
+    # standardised first, the brighter copy is the same image to every layer
+    standardized = build_cnn(standardize=True, augment_appearance=False, **small)
+    reestimate_batch_norm(standardized, x, batch_size=50)
+    same = batch_norm_drift(standardized, brighter)
+    assert (same["mean shift"] < 0.1).all(), same
+
+
+def test_batch_norm_drift_says_when_a_model_has_no_batch_norm():
+    from mnist_helpers.models import build_mlp
+    from mnist_helpers.shift import batch_norm_drift
+
+    with pytest.raises(ValueError, match="has no BatchNormalization layer"):
+        batch_norm_drift(build_mlp(), np.zeros((2, 28, 28, 1), np.float32))
