@@ -613,3 +613,82 @@ def _check_06_3(answer):
         "the longer side becomes 20; the other is scaled by the same factor, rounded, "
         "and never less than 1 pixel",
     )
+
+
+# ------------------------------------------------------------------------ 07 when the data shifts
+
+
+def _standardized(x: np.ndarray) -> np.ndarray:
+    """Each image of ``x`` minus its own mean, divided by its own standard deviation."""
+    x = np.asarray(x, dtype=np.float64)
+    axes = tuple(range(1, x.ndim))
+    return (x - x.mean(axis=axes, keepdims=True)) / x.std(axis=axes, keepdims=True)
+
+
+@exercise("07.1", "standardise each image")
+def _check_07_1(answer):
+    rng = _rng(71)
+    cases = [(rng.random((4, 28, 28, 1)),), (rng.random((3, 5, 5, 1)) * 0.3 + 0.5,)]
+    hint = (
+        "each image gets its own mean and standard deviation: take them over the pixel axes "
+        "(axis=(1, 2, 3), keepdims=True), not over the whole batch"
+    )
+    wrong = expect_function(answer, cases, _standardized, hint, atol=1e-4)
+    if wrong:
+        return wrong
+    x = cases[0][0]
+    if not np.allclose(answer(x + 0.4), _standardized(x), atol=1e-4):
+        return "a brighter copy (x + 0.4) should give the same standardised images"
+    return None
+
+
+def _inverted(x: np.ndarray) -> np.ndarray:
+    return 255 - np.asarray(x, dtype=np.uint8)
+
+
+@exercise("07.2", "a corruption of your own: black ink on white")
+def _check_07_2(answer):
+    rng = _rng(72)
+    x = rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
+    original = x.copy()
+    wrong = expect_function(
+        answer, [(x,), (x[:1],)], _inverted, "ink (255) must become 0, background (0) 255"
+    )
+    if wrong:
+        return wrong
+    got = np.asarray(answer(x))
+    if got.dtype != np.uint8:
+        return f"return uint8 pixels 0-255 like the input, got dtype {got.dtype}"
+    if not np.array_equal(x, original):
+        return "leave the input as it was: return a new array (255 - x makes one)"
+    return None
+
+
+def _worst(table) -> tuple[str, float]:
+    rows = table[~table["corruption"].isin(["clean", "mean"])]
+    worst = rows.loc[rows["accuracy"].idxmin()]
+    return str(worst["corruption"]), float(worst["accuracy"])
+
+
+@exercise("07.3", "the worst case")
+def _check_07_3(answer):
+    import pandas as pd
+
+    if not callable(answer):
+        return f"the answer should be a function, got {type(answer).__name__}"
+    rng = _rng(73)
+    names = ["clean", "fog", "rotate", "stripe", "mean"]
+    for trial in range(3):
+        accuracy = rng.random(len(names))
+        accuracy[0] = 0.01 if trial == 0 else accuracy[0]  # clean is not a corruption
+        accuracy[-1] = 0.001 if trial == 1 else accuracy[-1]  # nor is the mean
+        table = pd.DataFrame({"corruption": names, "severity": range(5), "accuracy": accuracy})
+        got = answer(table.copy())
+        right = _worst(table)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return "return a pair: (name of the corruption, its accuracy)"
+        if got[0] in ("clean", "mean"):
+            return f"{got[0]!r} is not a corruption: leave the rows clean and mean out"
+        if got[0] != right[0] or not np.isclose(float(got[1]), right[1]):
+            return "find the corruption row with the lowest accuracy (idxmin helps)"
+    return None

@@ -44,6 +44,9 @@ WRONG = {
     "06.1": lambda gray: gray,
     "06.2": lambda image: (13.5, 13.5),
     "06.3": lambda height, width: (20, 20),
+    "07.1": lambda x: (x - x.mean()) / x.std(),  # one mean for the whole batch
+    "07.2": lambda x: x,
+    "07.3": lambda table: ("mean", float(table["accuracy"].min())),
 }
 
 
