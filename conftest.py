@@ -12,9 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-# 05's full profile trains for about an hour: nbval does not re-run it; the papermill smoke
-# run in tests/test_notebooks.py executes it instead.
-collect_ignore = ["notebooks/05_going_further.ipynb"]
+# 05's full profile trains for about an hour and 07's for about twenty minutes: nbval does not
+# re-run them; the papermill smoke run in tests/test_notebooks.py executes them instead.
+collect_ignore = ["notebooks/05_going_further.ipynb", "notebooks/07_when_the_data_shifts.ipynb"]
 
 _session_dir = tempfile.mkdtemp(prefix="mnist-course-tests-")
 os.environ.setdefault("MNIST_RUNS_DIR", os.path.join(_session_dir, "runs"))

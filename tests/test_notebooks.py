@@ -33,7 +33,7 @@ def workspace(tmp_path, monkeypatch):
 
 def test_every_notebook_declares_the_course_kernel():
     paths = course.notebook_paths()
-    assert [p.name[:2] for p in paths] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.name[:2] for p in paths] == ["01", "02", "03", "04", "05", "06", "07"]
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         assert nb.metadata.kernelspec.name == "mnist-cnn-course", path.name
@@ -41,10 +41,10 @@ def test_every_notebook_declares_the_course_kernel():
 
 
 @pytest.mark.real_data
-def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
+def test_smoke_run_of_03_to_07_writes_every_artifact(workspace):
     parameters = {"profile": "smoke", "run_name": "smoke", "seed": 7}
     code = course.main(
-        ["run", "--only", "03", "04", "05", "06"]
+        ["run", "--only", "03", "04", "05", "06", "07"]
         + [a for k, v in parameters.items() for a in ("-p", k, str(v))]
     )
     assert code == 0
@@ -70,6 +70,7 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
         "04_evaluation.ipynb",
         "05_going_further.ipynb",
         "06_your_own_digits.ipynb",
+        "07_when_the_data_shifts.ipynb",
     ]
     figures = {p.name for p in (workspace / "figures").iterdir()}
     assert {
@@ -81,6 +82,9 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
         "05_accuracy_vs_time.png",
         "05_hard_digits.png",
         "06_predictions.png",
+        "07_corruptions.png",
+        "07_shift_accuracy.png",
+        "07_translate.png",
     } <= figures
     # 05 ran its smoke profile (make run's default for it): its runs use 2,000 images
     members = sorted((workspace / "runs").glob("05_*/metrics.json"))
@@ -94,6 +98,22 @@ def test_smoke_run_of_03_to_06_writes_every_artifact(workspace):
         assert member["n_train"] == 2000
         # 05's smoke target: an untrained model scores about 10 %
         assert member["test_accuracy"] >= 0.9, (path.parent.name, member["test_accuracy"])
+    # 07 ran its smoke profile: its own runs learned, and it scored 03's smoke run
+    shifted = sorted(p.parent.name for p in (workspace / "runs").glob("07_*/metrics.json"))
+    assert shifted == [
+        "07_cnn_augmented",
+        "07_cnn_plain",
+        "07_cnn_standardized",
+        "07_keras_example",
+        "07_mlp",
+    ]
+    for name in shifted:
+        member = json.loads((workspace / "runs" / name / "metrics.json").read_text())
+        assert member["n_train"] == 6000 and member["seed"] == 7, name
+        assert member["test_accuracy"] >= 0.8, (name, member["test_accuracy"])
+    robustness = nbformat.read(executed / "07_when_the_data_shifts.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in robustness.cells for o in c.get("outputs", []))
+    assert "CNN now (03's default)" in text and "worst:" in text
     # 03's overfitting run (section 10) really overfitted and stopped early
     training = nbformat.read(executed / "03_training.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in training.cells for o in c.get("outputs", []))
