@@ -52,6 +52,16 @@ def test_without_07s_additions_the_cnn_starts_with_its_first_block_and_keeps_its
     standardized = build_model("cnn_standardized")
     assert [layer.name for layer in standardized.layers][:2] == ["standardize", "conv1"]
     assert standardized.count_params() == plain.count_params()
+    # 07's ensemble partner: the default's augmentation, then standardisation
+    partner = build_model("cnn_standardized_appearance")
+    assert [layer.name for layer in partner.layers][:5] == [
+        "stroke_width",
+        "brightness",
+        "noise",
+        "standardize",
+        "conv1",
+    ]
+    assert partner.count_params() == plain.count_params()
 
 
 def test_pool_last_moves_pooling_to_the_end_of_each_block_and_keeps_the_parameters():
@@ -91,7 +101,8 @@ def test_mlp_parameter_count():
 
 def test_unknown_variant_names_the_allowed_ones():
     allowed = (
-        r"model must be one of 'cnn', 'cnn_plain', 'cnn_standardized', 'cnn_wide', "
+        r"model must be one of 'cnn', 'cnn_plain', 'cnn_standardized', "
+        r"'cnn_standardized_appearance', 'cnn_wide', "
         r"'keras_example', 'mlp'"
     )
     with pytest.raises(ValueError, match=allowed):
@@ -208,3 +219,34 @@ def test_random_brightness_shift_moves_each_image_by_one_amount_and_clips():
     assert out.max() <= 1.0 and out.min() >= 0.0
     with pytest.raises(ValueError, match="max_change must be in"):
         RandomBrightnessShift(0)
+
+
+def test_pixel_noise_and_brightness_change_about_the_share_of_images_they_are_given():
+    from mnist_helpers.models import RandomBrightnessShift, RandomPixelNoise
+
+    images = np.full((400, 28, 28, 1), 0.5, dtype="float32")
+    for layer in (
+        RandomPixelNoise(0.1, probability=0.5, seed=3),
+        RandomBrightnessShift(0.3, 0.5, seed=3),
+    ):
+        out = np.asarray(layer(images, training=True))
+        changed = np.abs(out - images).max(axis=(1, 2, 3)) > 0
+        assert 0.4 < changed.mean() < 0.6, (layer.name, changed.mean())
+        np.testing.assert_array_equal(out[~changed], images[~changed])  # the rest untouched
+        np.testing.assert_array_equal(np.asarray(layer(images)), images)  # test time: nothing
+    noisy = np.asarray(RandomPixelNoise(0.1, seed=4)(images, training=True))
+    assert abs(float((noisy - images).std()) - 0.1) < 0.005  # probability 1: every pixel
+    again = np.asarray(RandomPixelNoise(0.1, seed=4)(images, training=True))
+    np.testing.assert_array_equal(noisy, again)  # the seed decides
+
+
+@pytest.mark.parametrize("probability", [0, 1.5, True, "half"])
+def test_appearance_layers_reject_a_probability_outside_0_1(probability):
+    from mnist_helpers.models import RandomBrightnessShift, RandomPixelNoise
+
+    with pytest.raises(ValueError, match="probability must be"):
+        RandomPixelNoise(0.1, probability=probability)
+    with pytest.raises(ValueError, match="probability must be"):
+        RandomBrightnessShift(0.3, probability=probability)
+    with pytest.raises(ValueError, match="stddev must be in"):
+        RandomPixelNoise(0)

@@ -47,7 +47,8 @@ def tiny_data(n_train: int = 120, n_val: int = 40, n_test: int = 60) -> MnistDat
         (
             {"model": "resnet"},
             (
-                r"model must be one of 'cnn', 'cnn_plain', 'cnn_standardized', 'cnn_wide', "
+                r"model must be one of 'cnn', 'cnn_plain', 'cnn_standardized', "
+                r"'cnn_standardized_appearance', 'cnn_wide', "
                 r"'keras_example', 'mlp'"
             ),
         ),
