@@ -101,9 +101,9 @@ def test_smoke_run_of_03_to_07_writes_every_artifact(workspace):
     # 07 ran its smoke profile: its own runs learned, and it scored 03's smoke run
     shifted = sorted(p.parent.name for p in (workspace / "runs").glob("07_*/metrics.json"))
     assert shifted == [
-        "07_cnn_augmented",
         "07_cnn_plain",
         "07_cnn_standardized",
+        "07_cnn_standardized_augmented",
         "07_keras_example",
         "07_mlp",
     ]
