@@ -159,11 +159,11 @@ def test_pip_install_dot_declares_what_the_modules_import():
     )
 
 
-def lock_entries() -> dict[str, tuple[str, bool]]:
-    """requirements.lock: {name: (version, pinned directly by requirements.txt)}."""
+def lock_entries(lock: str = "requirements.lock") -> dict[str, tuple[str, bool]]:
+    """A lock file: {name: (version, pinned directly by requirements.txt)}."""
     entries: dict[str, tuple[str, bool]] = {}
     name = None
-    for line in (REPO / "requirements.lock").read_text().splitlines():
+    for line in (REPO / lock).read_text().splitlines():
         match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line)
         if match:
             name = _normalize(match[1])
@@ -216,3 +216,17 @@ def test_package_version_matches_installed_distribution():
         f"mnist_helpers.__version__ is {mnist_helpers.__version__} but the installed "
         f"distribution is {installed}: reinstall: `.venv/bin/python -m pip install --no-deps -e .`"
     )
+
+
+def test_the_web_lock_adds_to_the_course_lock_and_changes_none_of_its_pins():
+    """requirements-web.lock (make site, the browser tests) installs on top of the course's
+    environment: every package both locks name must have the same version in both."""
+    course, web = lock_entries(), lock_entries("requirements-web.lock")
+    different = {n: (v, web[n][0]) for n, (v, _) in course.items() if n in web and web[n][0] != v}
+    assert not different, f"the locks disagree ({different}): run `make lock`"
+    assert set(course) <= set(web), sorted(set(course) - set(web))
+    added = [line.split("#")[0].strip() for line in (REPO / "requirements-web.txt").open()]
+    for requirement in filter(None, added):
+        if not requirement.startswith("-r"):
+            name, version = requirement.split("==")
+            assert web[_normalize(name)][0] == version, f"{name}: run `make lock`"
