@@ -4,8 +4,8 @@
 blackboard you draw on in white, a *Clear* button, the model's three best guesses with bars,
 and the 28x28 picture the model really sees. After each stroke (when you release the mouse)
 the canvas sends its pixels back to Python, which runs the same recipe as for a photo
-(:func:`mnist_helpers.preprocess.mnist_like`) and the model (:class:`~mnist_helpers.predict.
-Predictor`).
+(:func:`mnist_helpers.preprocess.mnist_like`) and the model
+(:class:`~mnist_helpers.predict.Predictor`).
 
 The work is done by two plain functions, so it can be tested, and used, without a browser:
 :func:`drawing_to_input` (pixels -> model input) and :func:`predict_drawing` (pixels -> top 3).
@@ -113,6 +113,8 @@ def draw_and_predict(predictor, size: int = 280):
     import ipywidgets as widgets
     from ipycanvas import Canvas
 
+    blank = _png_bytes(np.zeros((28, 28, 1), np.float32))  # what the model sees of nothing
+
     class DigitPad(widgets.VBox):
         """The canvas, a Clear button, the guesses and the 28x28 input the model sees."""
 
@@ -123,7 +125,7 @@ def draw_and_predict(predictor, size: int = 280):
             self.canvas.layout.border = "1px solid #888"
             self.clear_button = widgets.Button(description="Clear", icon="eraser")
             self.result = widgets.HTML(value="<i>draw a digit on the black square</i>")
-            self.preview = widgets.Image(format="png", width=112, height=112)
+            self.preview = widgets.Image(value=blank, format="png", width=112, height=112)
             side = widgets.VBox(
                 [self.result, widgets.HTML("<small>what the model sees:</small>"), self.preview]
             )
@@ -134,11 +136,12 @@ def draw_and_predict(predictor, size: int = 280):
             self.canvas.on_mouse_move(self._move)
             self.canvas.on_mouse_up(self._up)
             self.canvas.on_mouse_out(self._up)
+            # Painted when a browser shows the canvas, not now: commands sent before a front
+            # end exists are replayed by Voila ahead of the canvas, which then stays blank.
             self.canvas.on_client_ready(self.clear)
             # the front end sends the pixels after it has drawn: predict when they arrive
             self.canvas.observe(self._pixels_arrived, names="image_data")
             self.clear_button.on_click(lambda _button: self.clear())
-            self.clear()
 
         def __repr__(self) -> str:  # what a notebook without widgets (e.g. GitHub) shows
             return "DigitPad: a canvas to draw a digit on (needs a live Jupyter kernel)"
@@ -180,7 +183,7 @@ def draw_and_predict(predictor, size: int = 280):
                 image = drawing_to_input(rgba)
             except ImageError:
                 self.result.value = "<i>draw a digit on the black square</i>"
-                self.preview.value = b""
+                self.preview.value = blank  # black, not a broken-image icon
                 return
             guesses = top_k(np.asarray(predictor(image))[0], TOP)
             self.result.value = _guesses_html(guesses)

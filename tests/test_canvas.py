@@ -97,7 +97,23 @@ def test_widget_is_built_without_a_front_end_and_updates_its_guesses(predictor):
     assert bytes(pad.preview.value).startswith(b"\x89PNG")  # the 28x28 input, enlarged
 
     pad.update(np.full((140, 140, 4), (0, 0, 0, 255), dtype=np.uint8))  # after Clear
-    assert "draw a digit" in pad.result.value and bytes(pad.preview.value) == b""
+    assert "draw a digit" in pad.result.value
+    assert _png_pixels(pad.preview.value).max() == 0  # a black picture, not a broken image
+
+
+def _png_pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(bytes(png))) as image:
+        return np.asarray(image)
+
+
+def test_the_pad_shows_a_black_picture_before_anything_is_drawn(predictor):
+    pad = draw_and_predict(predictor, size=140)
+    assert _png_pixels(pad.preview.value).shape == (112, 112)
+    assert _png_pixels(pad.preview.value).max() == 0
 
 
 def test_a_stroke_from_the_front_end_updates_the_guesses_when_its_pixels_arrive(predictor):
