@@ -1,0 +1,142 @@
+"""06's digit pad on a page of its own, served by Voila: for a class to watch and try.
+
+``make app`` (or ``python -m mnist_helpers.app``) starts `Voila <https://voila.readthedocs.io>`_
+on ``app/digit_pad.ipynb`` and opens it in the browser: the canvas of notebook 06, the
+model's three best guesses and the 28x28 picture it sees, a *Clear* button, and no code.
+It uses the default run's model (``runs/default/model.keras``, trained by 03 or
+``make run``) or the one named with ``--model``. Without a model it says how to train one
+and starts nothing.
+
+The page reads the model's path from the variable ``DIGIT_PAD_MODEL`` (this command sets
+it), so the notebook also works when Voila or JupyterLab open it directly.
+
+Taught in 06 (the canvas); this module only serves it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mnist_helpers.paths import project_root, runs_dir
+
+#: The notebook Voila serves.
+APP_NOTEBOOK = Path("app") / "digit_pad.ipynb"
+
+#: The variable that carries the model's path from this command to the page's kernel.
+MODEL_VARIABLE = "DIGIT_PAD_MODEL"
+
+#: Voila's usual port.
+DEFAULT_PORT = 8866
+
+
+def default_model_path() -> Path:
+    """The model the pad uses: ``$DIGIT_PAD_MODEL``, else the default run's ``model.keras``."""
+    chosen = os.environ.get(MODEL_VARIABLE)
+    return Path(chosen) if chosen else runs_dir() / "default" / "model.keras"
+
+
+def missing_model_message(model_path: Path) -> str:
+    """What to do when ``model_path`` does not exist: how to train one, or name another."""
+    return (
+        f"No trained model at {model_path}. Train the default one first: `make run` (its "
+        "notebook 03 trains it, about 3 minutes on a laptop CPU) or run notebook 03 in "
+        "JupyterLab; or name another: `make app MODEL=path/to/model.keras`."
+    )
+
+
+def digit_pad_app(model_path: str | Path | None = None):
+    """The app's page: a title line naming the model, then 06's digit pad.
+
+    Args:
+        model_path: a trained ``.keras`` model (default: :func:`default_model_path`).
+
+    Returns:
+        an ``ipywidgets`` box to display; when the model is missing, a box with the message
+        of :func:`missing_model_message` instead of the pad (nothing raises on the page).
+    """
+    import ipywidgets as widgets
+
+    from mnist_helpers.canvas import draw_and_predict
+    from mnist_helpers.console import quiet_stderr
+    from mnist_helpers.runtimes import load_predictor
+
+    model_path = Path(model_path) if model_path else default_model_path()
+    if not model_path.is_file():
+        message = missing_model_message(model_path)
+        return widgets.VBox([widgets.HTML(f"<p style='color:#b00020'><b>{message}</b></p>")])
+    with quiet_stderr():  # TensorFlow's start-up lines are not for the class
+        predictor = load_predictor(model_path)
+    title = widgets.HTML(
+        f"<small>model: <code>{_shown(model_path)}</code>, run by {predictor.runtime}</small>"
+    )
+    return widgets.VBox([title, draw_and_predict(predictor)])
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the course when it is inside it (shorter on a projector)."""
+    path = path.resolve()
+    root = project_root().resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def voila_command(port: int = DEFAULT_PORT, open_browser: bool = True) -> list[str]:
+    """The command line that serves the app on 127.0.0.1:``port`` with this Python's Voila."""
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(project_root() / APP_NOTEBOOK),
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--theme=light",
+    ]
+    if not open_browser:
+        command.append("--no-browser")
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: check the model, then run Voila until Ctrl+C. Returns the exit status.
+
+    0: Voila ran and was stopped (else Voila's own status); 2: no model at the path (the
+    message says how to train one), or Voila is not installed.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_helpers.app",
+        description="Serve 06's digit pad on its own page (Voila), for a class to watch.",
+    )
+    parser.add_argument(
+        "--model", type=Path, default=None, help="a .keras file (default: runs/default/model.keras)"
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s")
+    parser.add_argument(
+        "--no-browser", action="store_true", help="do not open a browser (print the address)"
+    )
+    args = parser.parse_args(argv)
+    model_path = (args.model or default_model_path()).resolve()
+    if not model_path.is_file():
+        print(f"app: {missing_model_message(model_path)}", file=sys.stderr)
+        return 2
+    try:
+        import voila  # noqa: F401  (only checks that it is installed)
+    except ImportError:
+        print(
+            "app: Voila is not installed: run `make setup` (or pip install voila)",
+            file=sys.stderr,
+        )
+        return 2
+    address = f"http://127.0.0.1:{args.port}/"
+    print(f"Serving the digit pad with {model_path} on {address} (Ctrl+C stops)")
+    env = {**os.environ, MODEL_VARIABLE: str(model_path)}
+    try:
+        return subprocess.run(voila_command(args.port, not args.no_browser), env=env).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The classroom app (mnist_helpers.app): its command line and page without a browser.
+
+The page itself, served by Voila and drawn on with a mouse, is tested in test_browser.py.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import ipywidgets
+
+from mnist_helpers import app
+
+
+def test_without_a_model_the_command_says_how_to_train_one_and_starts_nothing(tmp_path, capsys):
+    missing = tmp_path / "no_model.keras"
+    assert app.main(["--model", str(missing), "--no-browser"]) == 2
+    message = capsys.readouterr().err
+    assert str(missing) in message and "make run" in message and "MODEL=" in message
+
+
+def test_the_default_model_is_the_default_run_unless_the_variable_names_another(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    monkeypatch.delenv(app.MODEL_VARIABLE, raising=False)
+    assert app.default_model_path() == tmp_path / "default" / "model.keras"
+    monkeypatch.setenv(app.MODEL_VARIABLE, str(tmp_path / "other.keras"))
+    assert app.default_model_path() == tmp_path / "other.keras"
+
+
+def test_without_a_model_the_page_shows_the_message_instead_of_the_pad(tmp_path):
+    page = app.digit_pad_app(tmp_path / "missing.keras")
+    assert isinstance(page, ipywidgets.VBox)
+    (message,) = page.children
+    assert "No trained model" in message.value and "make run" in message.value
+
+
+def test_voila_serves_the_app_notebook_on_loopback_with_this_python():
+    command = app.voila_command(port=9001, open_browser=False)
+    assert command[:3] == [sys.executable, "-m", "voila"]
+    assert command[3].endswith("app/digit_pad.ipynb")
+    assert "--port=9001" in command and "--Voila.ip=127.0.0.1" in command
+    assert "--no-browser" in command and "--no-browser" not in app.voila_command()
+    assert (app.project_root() / app.APP_NOTEBOOK).is_file()
