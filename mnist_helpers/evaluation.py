@@ -338,7 +338,7 @@ def calibration_table(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10) -
 
 
 def expected_calibration_error(table: pd.DataFrame) -> float:
-    """Return the expected calibration error: the count-weighted mean |accuracy - confidence|.
+    """Return the expected calibration error: the count-weighted mean ``|accuracy - confidence|``.
 
     Args:
         table: what :func:`calibration_table` returns.

@@ -307,6 +307,7 @@ def _check_02_3(answer):
 #: Accuracy on :data:`CHECK_IMAGES` test images that a model must beat to count as trained:
 #: one that learned nothing scores about 10 %.
 LEARNED_ACCURACY = 0.8
+#: How many test images a checker scores a learner's model on (fast, and enough to tell).
 CHECK_IMAGES = 2000
 
 

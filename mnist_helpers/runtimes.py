@@ -120,7 +120,10 @@ class LiteRTPredictor:
             self._batch = n
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities ``(n, 10)`` for one image or a batch, as :class:`Predictor`."""
+        """Probabilities ``(n, 10)`` for one image or a batch.
+
+        As :class:`~mnist_helpers.predict.Predictor`.
+        """
         from mnist_helpers.predict import _as_batch
 
         batch = _as_batch(images)
@@ -160,7 +163,10 @@ class OnnxPredictor:
         self._input = self._session.get_inputs()[0].name
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities ``(n, 10)`` for one image or a batch, as :class:`Predictor`."""
+        """Probabilities ``(n, 10)`` for one image or a batch.
+
+        As :class:`~mnist_helpers.predict.Predictor`.
+        """
         from mnist_helpers.predict import _as_batch
 
         batch = _as_batch(images)
@@ -213,10 +219,10 @@ def load_predictor(
 
     The ``litert`` and ``onnx`` runtimes read ``model.tflite`` / ``model.onnx`` beside the
     model. If that file is missing, or older than the model (trained again since), it is
-    exported first and checked against the Keras model (:func:`mnist_helpers.export.
-    export_and_check`, a few seconds, once): the predictor then gives the same digits as the
-    Keras model. With ``runtime="auto"``, any failure there falls back to the next runtime,
-    and ``reason`` says why.
+    exported first and checked against the Keras model
+    (:func:`mnist_helpers.export.export_and_check`, a few seconds, once): the predictor then
+    gives the same digits as the Keras model. With ``runtime="auto"``, any failure there
+    falls back to the next runtime, and ``reason`` says why.
 
     Args:
         model_path: the trained model, e.g. ``runs/default/model.keras``.

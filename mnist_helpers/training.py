@@ -57,9 +57,9 @@ def seed_everything(seed: int) -> None:
 class TrainConfig:
     """Every setting of a training run; the parameters cell of 03 mirrors these fields.
 
-    ``model`` is the name of the architecture to build (:data:`MODEL_VARIANTS`); 03's
-    parameter for it is called ``architecture``, so that in the notebooks ``model`` is
-    always a Keras model.
+    ``model`` is the name of the architecture to build
+    (:data:`~mnist_helpers.models.MODEL_VARIANTS`); 03's parameter for it is called
+    ``architecture``, so that in the notebooks ``model`` is always a Keras model.
     """
 
     model: str = "cnn"
