@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 # 05's full profile trains for about an hour and 07's for about twenty minutes: nbval does not
 # re-run them; the papermill smoke run in tests/test_notebooks.py executes them instead.
 collect_ignore = ["notebooks/05_going_further.ipynb", "notebooks/07_when_the_data_shifts.ipynb"]
@@ -30,6 +32,18 @@ def pytest_unconfigure(config):
 NEEDS_03_RUN = {"04_evaluation.ipynb", "06_your_own_digits.ipynb"}
 
 
+def _ensure_03_run(why: str) -> Path:
+    """03's default run (``runs/default``), executing 03 first when it is missing."""
+    runs = Path(os.environ["MNIST_RUNS_DIR"])
+    if not (runs / "default" / "metrics.json").is_file():
+        from mnist_helpers.course import execute_notebook, notebook_paths
+
+        source = next(p for p in notebook_paths() if p.name.startswith("03_"))
+        print(f"\n{why} needs 03's run: executing {source.name} first (a few minutes)")
+        execute_notebook(source, runs / "notebooks" / source.name)
+    return runs / "default"
+
+
 def pytest_runtest_setup(item):
     """Before the first cell of 04 or 06, make sure 03's default run exists.
 
@@ -39,13 +53,16 @@ def pytest_runtest_setup(item):
     order of the tests.
     """
     notebook = os.path.basename(str(item.fspath))
-    if notebook not in NEEDS_03_RUN:
-        return
-    runs = os.environ["MNIST_RUNS_DIR"]
-    if os.path.isfile(os.path.join(runs, "default", "metrics.json")):
-        return
-    from mnist_helpers.course import execute_notebook, notebook_paths
+    if notebook in NEEDS_03_RUN:
+        _ensure_03_run(notebook)
 
-    source = next(p for p in notebook_paths() if p.name.startswith("03_"))
-    print(f"\n{notebook} needs 03's run: executing {source.name} first (a few minutes)")
-    execute_notebook(source, Path(runs) / "notebooks" / source.name)
+
+@pytest.fixture(scope="session")
+def default_run() -> Path:
+    """The model of 03's default run (``runs/default/model.keras``), trained first if missing."""
+    return _ensure_03_run("this test") / "model.keras"
+
+
+def pytest_collection_modifyitems(items):
+    """The browser tests go last: they reuse the default run that nbval's 03 trains."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
