@@ -68,6 +68,22 @@ def _chromium_path() -> str | None:
     return next((path for path in candidates if path and os.path.isfile(path)), None)
 
 
+def test_without_chromium_the_tests_skip_locally_saying_how_and_fail_under_ci(
+    monkeypatch, tmp_path
+):
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "CHROMIUM_PATHS", ())
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CHROMIUM_PATH", raising=False)
+    assert _chromium_path() is None
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        _unavailable(f"no Chromium found: {HOW_TO_GET_IT}")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="fails instead of skipping"):
+        _unavailable(f"no Chromium found: {HOW_TO_GET_IT}")
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium through playwright, for the whole session."""
@@ -242,19 +258,27 @@ def _pixel(canvas, x: float, y: float) -> list[int]:
     )
 
 
+def _wait_until_black(page, canvas) -> None:
+    """Wait until the canvas is painted black where the 7's bar goes (an empty pad)."""
+    page.wait_for_function(
+        "c => { const d = c.getContext('2d').getImageData("
+        "Math.floor(c.width / 2), Math.floor(c.height / 4), 1, 1).data;"
+        " return d[3] === 255 && d[0] === 0; }",
+        arg=canvas.element_handle(),
+        timeout=30_000,
+    )
+
+
 def _draw_seven_then_clear(page, pad, screenshots: Path) -> str:
-    """Draw a 7 on ``pad``'s canvas; check the best guess, then *Clear*; return its text."""
+    """Clear ``pad``, draw a 7 on its canvas, check the best guess, *Clear*; return its text."""
     from playwright.sync_api import expect
 
     canvas = pad.locator("canvas").first
     canvas.scroll_into_view_if_needed()
+    clear = pad.get_by_role("button", name="Clear")
+    clear.click()  # start from an empty pad: 06 itself shows a digit drawn in code on it
     expect(pad).to_contain_text(EMPTY_PAD, timeout=30_000)
-    page.wait_for_function(
-        "c => c.getContext('2d').getImageData(5, 5, 1, 1).data[3] === 255",
-        arg=canvas.element_handle(),
-        timeout=30_000,
-    )
-    assert _pixel(canvas, 0.5, 0.25)[:3] == [0, 0, 0], "the pad is not black before drawing"
+    _wait_until_black(page, canvas)
     box = canvas.bounding_box()
     points = [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in SEVEN]
     page.mouse.move(*points[0])
@@ -264,18 +288,15 @@ def _draw_seven_then_clear(page, pad, screenshots: Path) -> str:
             page.mouse.move(x0 + (x1 - x0) * step / 10, y0 + (y1 - y0) * step / 10)
     page.mouse.up()
     expect(pad).to_contain_text("%", timeout=30_000)  # the guesses have arrived
+    page.wait_for_timeout(1000)  # and the pixels of the stroke's last moves, if they lagged
     page.screenshot(path=screenshots / "after_drawing_a_7.png")
     text = pad.inner_text()
     best = pad.locator("table tr").first.locator("b").inner_text()
     assert best == "7", f"the pad read the drawn 7 as {best}: {text!r}"
     assert min(_pixel(canvas, 0.5, 0.25)[:3]) > 200, "the stroke is not white on the canvas"
-    pad.get_by_role("button", name="Clear").click()
+    clear.click()
     expect(pad).to_contain_text(EMPTY_PAD, timeout=30_000)
-    page.wait_for_function(
-        "c => c.getContext('2d').getImageData(c.width / 2, c.height / 4, 1, 1).data[0] === 0",
-        arg=canvas.element_handle(),
-        timeout=30_000,
-    )
+    _wait_until_black(page, canvas)
     page.screenshot(path=screenshots / "after_clear.png")
     return text
 
@@ -369,4 +390,17 @@ def test_site_pages_open_without_errors_with_their_figures(page, site, screensho
         if path.startswith("notebooks/"):
             assert len(widths) >= _image_outputs(notebook), (path, len(widths))
         assert page.errors == [], (path, page.errors)
+        if path.startswith("notebooks/02_"):  # 02 writes its formulas in TeX
+            _check_math_is_typeset(page, html)
         page.screenshot(path=screenshots / f"{Path(path).stem}.png")
+
+
+def _check_math_is_typeset(page, html: Path) -> None:
+    """The page's TeX is typeset by the site's own MathJax (unless the build had none)."""
+    script = html / "_static" / "mathjax" / "tex-mml-chtml.js"
+    if script.stat().st_size < 10_000:  # the stand-in of an offline build: math as TeX
+        if os.environ.get("CI"):
+            pytest.fail("the site was built without MathJax (see tools/build_site.py's output)")
+        return
+    page.wait_for_selector("mjx-container", timeout=30_000)
+    assert page.locator("mjx-container").count() >= 10
