@@ -249,6 +249,13 @@ def _check_ran_cleanly(page, notebook: str) -> None:
     assert all(width > 0 for width in widths), widths
 
 
+def _screenshot_figures(page, screenshots: Path) -> None:
+    """Save each figure the run drew, as the browser shows it, for a person to look at."""
+    for number, figure in enumerate(page.locator(".jp-RenderedImage img").all(), start=1):
+        figure.scroll_into_view_if_needed()
+        figure.screenshot(path=screenshots / f"figure_{number:02d}.png")
+
+
 def _pixel(canvas, x: float, y: float) -> list[int]:
     """The RGBA pixel of ``canvas`` at fractions ``(x, y)`` of its size."""
     return canvas.evaluate(
@@ -306,6 +313,7 @@ def test_notebook_runs_cleanly_in_jupyterlab(page, lab, screenshots, notebook):
     seconds = _run_all_in_lab(page, lab, notebook)
     page.screenshot(path=screenshots / "top.png")
     _check_ran_cleanly(page, notebook)
+    _screenshot_figures(page, screenshots)
     print(f"{notebook}: Restart Kernel and Run All in {seconds:.0f} s, clean")
 
 
@@ -313,6 +321,7 @@ def test_06_runs_cleanly_in_jupyterlab_and_its_pad_reads_a_drawn_7(page, lab, sc
     notebook = LAB_NOTEBOOKS[1]
     seconds = _run_all_in_lab(page, lab, notebook)
     _check_ran_cleanly(page, notebook)
+    _screenshot_figures(page, screenshots)
     pad = page.locator(".jp-OutputArea-output .widget-vbox", has=page.locator("canvas")).last
     text = _draw_seven_then_clear(page, pad, screenshots)
     print(f"{notebook}: Run All in {seconds:.0f} s, clean; the pad showed {text!r}")
