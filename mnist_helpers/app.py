@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -83,27 +82,24 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
-def voila_command(port: int = DEFAULT_PORT, open_browser: bool = True) -> list[str]:
-    """The command line that serves the app on 127.0.0.1:``port`` with this Python's Voila."""
-    command = [
-        sys.executable,
-        "-m",
-        "voila",
+def voila_arguments(port: int = DEFAULT_PORT, open_browser: bool = True) -> list[str]:
+    """Voila's command-line arguments: the app notebook on 127.0.0.1:``port``."""
+    arguments = [
         str(project_root() / APP_NOTEBOOK),
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
         "--theme=light",
     ]
     if not open_browser:
-        command.append("--no-browser")
-    return command
+        arguments.append("--no-browser")
+    return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: check the model, then run Voila until Ctrl+C. Returns the exit status.
 
-    0: Voila ran and was stopped (else Voila's own status); 2: no model at the path (the
-    message says how to train one), or Voila is not installed.
+    0: Voila ran and was stopped; 2: no model at the path (the message says how to train
+    one), or Voila is not installed.
     """
     parser = argparse.ArgumentParser(
         prog="python -m mnist_helpers.app",
@@ -122,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"app: {missing_model_message(model_path)}", file=sys.stderr)
         return 2
     try:
-        import voila  # noqa: F401  (only checks that it is installed)
+        from voila.app import Voila
     except ImportError:
         print(
             "app: Voila is not installed: run `make setup` (or pip install voila)",
@@ -131,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     address = f"http://127.0.0.1:{args.port}/"
     print(f"Serving the digit pad with {model_path} on {address} (Ctrl+C stops)")
-    env = {**os.environ, MODEL_VARIABLE: str(model_path)}
-    try:
-        return subprocess.run(voila_command(args.port, not args.no_browser), env=env).returncode
-    except KeyboardInterrupt:
-        return 0
+    # Voila runs in this process (not a child), so that stopping this command, with Ctrl+C
+    # or a signal, stops Voila and its kernels too; the kernels inherit the variable.
+    os.environ[MODEL_VARIABLE] = str(model_path)
+    Voila.launch_instance(argv=voila_arguments(args.port, not args.no_browser))
+    return 0
 
 
 if __name__ == "__main__":
