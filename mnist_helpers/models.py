@@ -23,7 +23,7 @@ BRIGHTNESS_CHANGE = 0.3
 PIXEL_NOISE = 0.1
 #: Probability that :func:`appearance_augmentation_layers` change an image's brightness, and
 #: (drawn apart) that they add noise to it: the other images keep their look. Half and half
-#: kept the clean accuracy that changing every image cost (07).
+#: scored better than every image on the corruptions, on two seeds, and as well clean (07).
 APPEARANCE_PROBABILITY = 0.5
 
 
