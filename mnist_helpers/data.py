@@ -46,6 +46,7 @@ import numpy as np
 
 from mnist_helpers.files import write_bytes_atomic
 from mnist_helpers.idx import IDXFormatError, decode_idx, encode_idx
+from mnist_helpers.paths import user_cache_dir
 
 
 class FileSpec(NamedTuple):
@@ -117,11 +118,7 @@ def cache_dir() -> Path:
     """
     if os.environ.get("MNIST_CACHE_DIR"):
         return Path(os.environ["MNIST_CACHE_DIR"]).expanduser()
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        base = Path(os.environ["LOCALAPPDATA"])
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mnist_helpers" / "mnist"
+    return user_cache_dir() / "mnist"
 
 
 def _offline(offline: bool | None) -> bool:

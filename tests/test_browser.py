@@ -198,11 +198,19 @@ def lab(tmp_path_factory, default_run):
     _stop(process)
 
 
-def _image_outputs(notebook: str) -> int:
-    """How many PNG figures the committed run of ``notebook`` shows."""
+def _committed_run(notebook: str) -> tuple[int, int]:
+    """``(code cells, PNG figures)`` of the committed run of ``notebook``."""
     cells = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
-    outputs = [out for cell in cells if cell.cell_type == "code" for out in cell.outputs]
-    return sum("image/png" in out.get("data", {}) for out in outputs)
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    outputs = [out for cell in code for out in cell.outputs]
+    return len(code), sum("image/png" in out.get("data", {}) for out in outputs)
+
+
+def _image_widths(page, selector: str) -> list[int]:
+    """The natural width of each image ``selector`` finds (0: not loaded)."""
+    return page.eval_on_selector_all(
+        selector, "images => images.map(i => i.complete ? i.naturalWidth : 0)"
+    )
 
 
 def _run_all_in_lab(page, lab, notebook: str) -> float:
@@ -232,20 +240,16 @@ def _run_all_in_lab(page, lab, notebook: str) -> float:
 
 def _check_ran_cleanly(page, notebook: str) -> None:
     """Every cell ran, no error output, no stderr box, every figure drawn."""
+    expected_cells, expected_figures = _committed_run(notebook)
     code_cells = page.locator(".jp-CodeCell").count()
     numbered = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()
-    expected = sum(
-        c.cell_type == "code" for c in nbformat.read(ROOT / "notebooks" / notebook, 4).cells
-    )
-    assert code_cells == expected and len(numbered) == expected, (code_cells, expected)
+    assert code_cells == expected_cells == len(numbered), (code_cells, expected_cells)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
     assert errors.count() == 0, errors.all_inner_texts()
     stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert stderr.count() == 0, stderr.all_inner_texts()
-    widths = page.eval_on_selector_all(
-        ".jp-RenderedImage img", "images => images.map(i => i.complete ? i.naturalWidth : 0)"
-    )
-    assert len(widths) >= _image_outputs(notebook) > 0, (len(widths), _image_outputs(notebook))
+    widths = _image_widths(page, ".jp-RenderedImage img")
+    assert len(widths) >= expected_figures > 0, (len(widths), expected_figures)
     assert all(width > 0 for width in widths), widths
 
 
@@ -391,13 +395,11 @@ def test_site_pages_open_without_errors_with_their_figures(page, site, screensho
         page.errors.clear()
         page.goto(f"{url}/{path}")
         page.wait_for_load_state("load")
-        widths = page.eval_on_selector_all(
-            "img", "images => images.map(i => i.complete ? i.naturalWidth : 0)"
-        )
+        widths = _image_widths(page, "img")
         assert all(width > 0 for width in widths), (path, widths)
         notebook = Path(path).stem + ".ipynb"
         if path.startswith("notebooks/"):
-            assert len(widths) >= _image_outputs(notebook), (path, len(widths))
+            assert len(widths) >= _committed_run(notebook)[1], (path, len(widths))
         assert page.errors == [], (path, page.errors)
         if path.startswith("notebooks/02_"):  # 02 writes its formulas in TeX
             _check_math_is_typeset(page, html)

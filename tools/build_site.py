@@ -40,6 +40,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from mnist_helpers.files import write_bytes_atomic
+from mnist_helpers.paths import user_cache_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "site"
 BUILD = SITE / "_build"
@@ -87,17 +90,9 @@ class ChecksumMismatchError(ValueError):
 
 
 def cache_folder() -> Path:
-    """Return the folder where the course's website tools cache downloads.
-
-    ``$XDG_CACHE_HOME/mnist-cnn-course`` or ``~/.cache/mnist-cnn-course`` (on Windows
-    ``%LOCALAPPDATA%\\mnist-cnn-course``), as :func:`mnist_helpers.data.cache_dir` chooses its
-    base. Nothing is created here.
-    """
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        base = Path(os.environ["LOCALAPPDATA"])
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mnist-cnn-course"
+    """Return the folder where the website's build caches downloads: ``site`` in the
+    course's cache folder (:func:`mnist_helpers.paths.user_cache_dir`, beside MNIST's)."""
+    return user_cache_dir() / "site"
 
 
 def verify_sha256(data: bytes, expected: str, what: str = "download") -> None:
@@ -131,21 +126,8 @@ def fetch_verified(url: str, sha256: str, cache: Path, timeout: float = MATHJAX_
     with urllib.request.urlopen(url, timeout=timeout) as response:
         data = response.read()
     verify_sha256(data, sha256, what=url)
-    _write_atomic(cache, data)
+    write_bytes_atomic(cache, data)
     return data
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file (the helpers' way, if importable)."""
-    try:
-        from mnist_helpers.files import write_bytes_atomic
-    except ImportError:  # the script also runs without the package installed
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    else:
-        write_bytes_atomic(path, data)
 
 
 def extract_mathjax(tarball: bytes, dest: Path) -> int:
