@@ -506,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"site: jupyter-book build failed (exit code {code})", file=sys.stderr)
             return code
         _, mathjax = vendor_mathjax(HTML / "_static")
+        # index.html only redirects and names no icon: browsers then ask for /favicon.ico
+        shutil.copyfile(HTML / "_static" / "favicon.png", HTML / "favicon.ico")
     report = check_site(HTML, notebook_names())
     print(summary(report, seconds, mathjax))
     return 0 if report.ok else 1
