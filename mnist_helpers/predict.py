@@ -194,7 +194,13 @@ class Predictor:
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, 10)`` for one image or a batch (see the class docstring)."""
-        return self._function(_as_batch(images)).numpy()
+        batch = _as_batch(images)
+        if len(batch) == 0:
+            # Not run through the model: on some CPUs (AVX-512 ones, seen in CI) TensorFlow's
+            # oneDNN convolution fails on an empty batch ("input depth must be evenly
+            # divisible by filter depth").
+            return np.zeros((0, self.model.output_shape[-1]), dtype=np.float32)
+        return self._function(batch).numpy()
 
     def predict_batches(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """Probabilities ``(n, 10)`` for many images, ``batch_size`` at a time.
