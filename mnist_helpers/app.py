@@ -31,6 +31,10 @@ MODEL_VARIABLE = "DIGIT_PAD_MODEL"
 #: Voila's usual port.
 DEFAULT_PORT = 8866
 
+#: The page's Voila template: Voila's own "lab" page without its stylesheets from a CDN (see
+#: ``app/voila/templates/digit-pad/``), so that an offline classroom asks no other host.
+TEMPLATE = "digit-pad"
+
 
 def default_model_path() -> Path:
     """The model the pad uses: ``$DIGIT_PAD_MODEL``, else the default run's ``model.keras``."""
@@ -89,6 +93,7 @@ def voila_arguments(port: int = DEFAULT_PORT, open_browser: bool = True) -> list
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
         "--theme=light",
+        f"--template={TEMPLATE}",
     ]
     if not open_browser:
         arguments.append("--no-browser")
@@ -130,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     # Voila runs in this process (not a child), so that stopping this command, with Ctrl+C
     # or a signal, stops Voila and its kernels too; the kernels inherit the variable.
     os.environ[MODEL_VARIABLE] = str(model_path)
+    # Voila looks for templates on Jupyter's data path; app/ holds the page's own.
+    data_path = [str(project_root() / "app"), os.environ.get("JUPYTER_PATH", "")]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, data_path))
     Voila.launch_instance(argv=voila_arguments(args.port, not args.no_browser))
     return 0
 

@@ -5,7 +5,12 @@ The page itself, served by Voila and drawn on with a mouse, is tested in test_br
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import ipywidgets
+import jinja2
+from jupyter_core.paths import jupyter_path
 
 from mnist_helpers import app
 
@@ -39,4 +44,20 @@ def test_voila_serves_the_app_notebook_on_loopback():
     assert arguments[0].endswith("app/digit_pad.ipynb")
     assert "--port=9001" in arguments and "--Voila.ip=127.0.0.1" in arguments
     assert "--no-browser" in arguments and "--no-browser" not in app.voila_arguments()
+    assert f"--template={app.TEMPLATE}" in arguments
     assert (app.project_root() / app.APP_NOTEBOOK).is_file()
+
+
+def test_the_page_template_drops_every_stylesheet_voila_links_from_a_cdn():
+    """Checked against the installed Voila: an upgrade that changes those links fails here."""
+    folders = [Path(folder) / "lab" for folder in jupyter_path("voila", "templates")]
+    voila_page = next(f / "index.html.j2" for f in folders if (f / "index.html.j2").is_file())
+    links = re.findall(r'<link [^>]*href="https://[^>]*>', voila_page.read_text())
+    assert links, f"{voila_page} links nothing from a CDN any more: the app's template can go"
+    ours = app.project_root() / "app" / "voila" / "templates" / app.TEMPLATE
+    assert (ours / "conf.json").is_file()
+    stand_in = "{% block notebook_css %}" + "\n".join(links) + "{% endblock %}"
+    loader = jinja2.DictLoader(
+        {"lab/index.html.j2": stand_in, "ours": (ours / "index.html.j2").read_text()}
+    )
+    assert "https://" not in jinja2.Environment(loader=loader).get_template("ours").render()

@@ -347,11 +347,22 @@ def voila_app(tmp_path_factory, default_run):
 
 
 def test_app_serves_the_pad_and_reads_a_drawn_7(page, voila_app, screenshots):
+    elsewhere = []  # an offline classroom reaches no other host: the page must not need one
+    page.on(
+        "request",
+        lambda r: (
+            r.url.startswith(("http:", "https:"))
+            and not r.url.startswith(voila_app)
+            and elsewhere.append(r.url)
+        ),
+    )
     page.goto(voila_app)
     pad = page.locator(".widget-vbox", has=page.locator("canvas")).last
     pad.wait_for(timeout=120_000)
     assert "Draw a digit" in page.locator("body").inner_text()
     text = _draw_seven_then_clear(page, pad, screenshots)
+    assert elsewhere == [], f"the app's page asked other hosts: {elsewhere}"
+    assert page.errors == [], page.errors
     print(f"app: the pad showed {text!r}")
 
 
