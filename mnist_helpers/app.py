@@ -22,8 +22,11 @@ from pathlib import Path
 
 from mnist_helpers.paths import project_root, runs_dir
 
+#: The app's folder in the course: the notebook Voila serves, and the page's template.
+APP_FOLDER = Path("app")
+
 #: The notebook Voila serves.
-APP_NOTEBOOK = Path("app") / "digit_pad.ipynb"
+APP_NOTEBOOK = APP_FOLDER / "digit_pad.ipynb"
 
 #: The variable that carries the model's path from this command to the page's kernel.
 MODEL_VARIABLE = "DIGIT_PAD_MODEL"
@@ -31,8 +34,8 @@ MODEL_VARIABLE = "DIGIT_PAD_MODEL"
 #: Voila's usual port.
 DEFAULT_PORT = 8866
 
-#: The page's Voila template: Voila's own "lab" page without its stylesheets from a CDN (see
-#: ``app/voila/templates/digit-pad/``), so that an offline classroom asks no other host.
+#: The page's Voila template, ``app/voila/templates/digit-pad/``: Voila's own "lab" page
+#: without its stylesheets from a CDN, so that an offline classroom asks no other host.
 TEMPLATE = "digit-pad"
 
 
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     # or a signal, stops Voila and its kernels too; the kernels inherit the variable.
     os.environ[MODEL_VARIABLE] = str(model_path)
     # Voila looks for templates on Jupyter's data path; app/ holds the page's own.
-    data_path = [str(project_root() / "app"), os.environ.get("JUPYTER_PATH", "")]
+    data_path = [str(project_root() / APP_FOLDER), os.environ.get("JUPYTER_PATH", "")]
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, data_path))
     Voila.launch_instance(argv=voila_arguments(args.port, not args.no_browser))
     return 0

@@ -54,7 +54,7 @@ def test_the_page_template_drops_every_stylesheet_voila_links_from_a_cdn():
     voila_page = next(f / "index.html.j2" for f in folders if (f / "index.html.j2").is_file())
     links = re.findall(r'<link [^>]*href="https://[^>]*>', voila_page.read_text())
     assert links, f"{voila_page} links nothing from a CDN any more: the app's template can go"
-    ours = app.project_root() / "app" / "voila" / "templates" / app.TEMPLATE
+    ours = app.project_root() / app.APP_FOLDER / "voila" / "templates" / app.TEMPLATE
     assert (ours / "conf.json").is_file()
     stand_in = "{% block notebook_css %}" + "\n".join(links) + "{% endblock %}"
     loader = jinja2.DictLoader(
