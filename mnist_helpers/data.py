@@ -130,6 +130,17 @@ def _offline(offline: bool | None) -> bool:
 # --------------------------------------------------------------------------- verification
 
 
+def check_sha256(what: str, data: bytes, expected: str) -> None:
+    """Check that ``data`` has the SHA-256 ``expected``; ``what`` names it in the message.
+
+    Raises:
+        ChecksumError: it has another one (the message shows the start of both).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise ChecksumError(f"{what}: sha256 {digest[:12]}…, expected {expected[:12]}…: refused")
+
+
 def verify_file_bytes(name: str, data: bytes, specs: Mapping[str, FileSpec] | None = None) -> None:
     """Check that ``data`` is exactly the published IDX file ``name``.
 
@@ -139,9 +150,7 @@ def verify_file_bytes(name: str, data: bytes, specs: Mapping[str, FileSpec] | No
     spec = (MNIST_FILES if specs is None else specs)[name]
     if len(data) != spec.size:
         raise ChecksumError(f"{name}: {len(data)} bytes, expected {spec.size}")
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != spec.sha256:
-        raise ChecksumError(f"{name}: sha256 {digest[:12]}…, expected {spec.sha256[:12]}…")
+    check_sha256(name, data, spec.sha256)
 
 
 def _verify_all(files: Mapping[str, bytes]) -> None:
@@ -186,11 +195,7 @@ def _read_folder(folder: Path) -> dict[str, bytes]:
     npz = folder / "mnist.npz"
     if npz.is_file():
         blob = npz.read_bytes()
-        digest = hashlib.sha256(blob).hexdigest()
-        if digest != KERAS_NPZ_SHA256:
-            raise ChecksumError(
-                f"mnist.npz: sha256 {digest[:12]}…, expected {KERAS_NPZ_SHA256[:12]}…"
-            )
+        check_sha256("mnist.npz", blob, KERAS_NPZ_SHA256)
         return _files_from_npz(blob)
     missing = [n for n in MNIST_FILES if n not in files]
     raise FileNotFoundError(f"{folder} lacks {', '.join(missing)} (raw or .gz) and mnist.npz")
@@ -215,9 +220,7 @@ def _download(url: str, *, report: Report, timeout: float) -> bytes:
 
 def _from_keras_npz(report: Report, timeout: float) -> dict[str, bytes]:
     blob = _download(KERAS_NPZ_URL, report=report, timeout=timeout)
-    digest = hashlib.sha256(blob).hexdigest()
-    if digest != KERAS_NPZ_SHA256:
-        raise ChecksumError(f"mnist.npz: sha256 {digest[:12]}…, expected {KERAS_NPZ_SHA256[:12]}…")
+    check_sha256("mnist.npz", blob, KERAS_NPZ_SHA256)
     return _files_from_npz(blob)
 
 

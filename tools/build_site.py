@@ -40,6 +40,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from mnist_helpers.data import check_sha256
 from mnist_helpers.files import write_bytes_atomic
 from mnist_helpers.paths import user_cache_dir
 
@@ -82,10 +83,6 @@ EXTERNAL_URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
 CSS_URL = re.compile(r"""(?:url\(\s*|@import\s+)["']?((?:https?:)?//[^"')\s]+)""")
 
 
-class ChecksumMismatchError(ValueError):
-    """A download's SHA-256 is not the one this script pins: it is refused."""
-
-
 # --------------------------------------------------------------------------- MathJax
 
 
@@ -93,19 +90,6 @@ def cache_folder() -> Path:
     """Return the folder where the website's build caches downloads: ``site`` in the
     course's cache folder (:func:`mnist_helpers.paths.user_cache_dir`, beside MNIST's)."""
     return user_cache_dir() / "site"
-
-
-def verify_sha256(data: bytes, expected: str, what: str = "download") -> None:
-    """Check that ``data`` has the SHA-256 ``expected``.
-
-    Raises:
-        ChecksumMismatchError: it has another one (the message shows both).
-    """
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != expected:
-        raise ChecksumMismatchError(
-            f"{what}: sha256 {digest[:16]}…, expected {expected[:16]}…: refused"
-        )
 
 
 def fetch_verified(url: str, sha256: str, cache: Path, timeout: float = MATHJAX_TIMEOUT) -> bytes:
@@ -117,7 +101,7 @@ def fetch_verified(url: str, sha256: str, cache: Path, timeout: float = MATHJAX_
 
     Raises:
         OSError: the download failed (``urllib.error.URLError``, a timeout, ...).
-        ChecksumMismatchError: the downloaded bytes are not the pinned ones.
+        mnist_helpers.data.ChecksumError: the downloaded bytes are not the pinned ones.
     """
     if cache.is_file():
         data = cache.read_bytes()
@@ -125,7 +109,7 @@ def fetch_verified(url: str, sha256: str, cache: Path, timeout: float = MATHJAX_
             return data
     with urllib.request.urlopen(url, timeout=timeout) as response:
         data = response.read()
-    verify_sha256(data, sha256, what=url)
+    check_sha256(url, data, sha256)
     write_bytes_atomic(cache, data)
     return data
 
