@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def pytest_runtest_setup(item):
 def default_run() -> Path:
     """The model of 03's default run (``runs/default/model.keras``), trained first if missing."""
     return _ensure_03_run("this test") / "model.keras"
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """``free_port()``: a loopback port that nothing listens on, for a server a test starts.
+
+    The port is free when it is picked; the server binds it a moment later.
+    """
+
+    def pick() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    return pick
 
 
 def pytest_collection_modifyitems(items):

@@ -26,7 +26,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -130,12 +129,6 @@ def page(browser):
     context.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
     """Wait until ``url`` answers 200; fail with the server's log if it exits or is too slow."""
     deadline = time.monotonic() + timeout
@@ -161,7 +154,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory, default_run):
+def lab(tmp_path_factory, default_run, free_port):
     """JupyterLab on 127.0.0.1 with a token, serving copies of 01 and 06 from this checkout.
 
     Copies, so that JupyterLab's autosave never writes into the committed notebooks. The
@@ -180,7 +173,7 @@ def lab(tmp_path_factory, default_run):
         path = settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
-    port, token, log = _free_port(), secrets.token_hex(16), home / "lab.log"
+    port, token, log = free_port(), secrets.token_hex(16), home / "lab.log"
     env = {
         **os.environ,
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
@@ -332,9 +325,9 @@ def test_06_runs_cleanly_in_jupyterlab_and_its_pad_reads_a_drawn_7(page, lab, sc
 
 
 @pytest.fixture(scope="session")
-def voila_app(tmp_path_factory, default_run):
+def voila_app(tmp_path_factory, default_run, free_port):
     """``python -m mnist_helpers.app`` (what ``make app`` runs) on a free port."""
-    port, log = _free_port(), tmp_path_factory.mktemp("app") / "voila.log"
+    port, log = free_port(), tmp_path_factory.mktemp("app") / "voila.log"
     command = [sys.executable, "-m", "mnist_helpers.app", "--no-browser", f"--port={port}"]
     command += ["--model", str(default_run)]
     env = {k: v for k, v in os.environ.items() if k != MODEL_VARIABLE}

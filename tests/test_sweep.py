@@ -364,14 +364,6 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(
     assert not (tmp_path / "runs").exists()  # nothing ran, nothing was written
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(command: list, log: Path, **kwargs):
     """Start ``command`` in a session of its own (so the test can stop all of it)."""
     import subprocess
@@ -436,7 +428,7 @@ def _gone(process) -> bool:
 
 @pytest.mark.notebooks
 @pytest.mark.real_data
-def test_example_sweep_on_two_workers_survives_a_killed_worker(tmp_path, monkeypatch):
+def test_example_sweep_on_two_workers_survives_a_killed_worker(tmp_path, monkeypatch, free_port):
     """The README's example sweep on a real cluster on loopback: `dask scheduler` and two
     `dask worker` processes, each in its own folder (no disk shared with the sweep); one
     worker is killed, with its kernel, while it runs a combination. Every combination ends
@@ -452,7 +444,7 @@ def test_example_sweep_on_two_workers_survives_a_killed_worker(tmp_path, monkeyp
     from distributed import Client
 
     dask = Path(sys.executable).parent / "dask"
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     grid = project_root() / "sweeps" / "example_grid.yaml"
     runs = tmp_path / "runs"
     processes = {}
