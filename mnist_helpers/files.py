@@ -1,4 +1,4 @@
-"""Write files so that nothing half-written is ever left on disk.
+"""Write files so that nothing half-written is ever left on disk; read the course's YAML safely.
 
 Every file the course writes (a model, metrics, a figure, a notebook, a table) goes first to
 a temporary file with a unique name in the same folder, ``.<name>.<random>.partial<suffix>``,
@@ -15,6 +15,8 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import yaml
 
 #: What every temporary file's name contains (``.gitignore`` lists it too).
 PARTIAL = ".partial"
@@ -69,3 +71,51 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+#: The largest YAML file the course reads (parameter files and sweep grids are a few lines).
+MAX_YAML_BYTES = 64 * 1024
+
+
+class _PlainYamlLoader(yaml.SafeLoader):
+    """YAML's safe loader without anchors and aliases: a few hundred bytes of aliases can
+    expand to gigabytes (the "billion laughs"), and a course's settings never need them."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.YAMLError(
+                f"line {event.start_mark.line + 1}: anchors (&name) and aliases (*name) are "
+                "not allowed here"
+            )
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> object:
+    """Read a small YAML file of plain values (numbers, text, lists, mappings).
+
+    Refused with a ``ValueError`` that names the file, and the line where there is one:
+    a missing file or a folder, more than :data:`MAX_YAML_BYTES`, text that is not UTF-8,
+    a syntax error, a tag (``!!python/object``, ``!custom``), an anchor or an alias.
+    ``what`` names the file in messages ("grid file", "parameter file").
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise IsADirectoryError("it is not a file")
+        if size > MAX_YAML_BYTES:
+            raise ValueError(f"{size:,} bytes, more than the {MAX_YAML_BYTES:,} allowed")
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        if isinstance(err, UnicodeDecodeError):
+            reason = "it is not UTF-8 text"
+        raise ValueError(f"cannot read the {what} {path}: {reason}") from None
+    try:
+        return yaml.load(text, Loader=_PlainYamlLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ValueError(f"{what} {path}: {line}{problem} (plain YAML values only)") from None

@@ -1,12 +1,20 @@
-"""Tests of mnist_helpers.files: atomic writes leave either the old file or the new one."""
+"""Tests of mnist_helpers.files: atomic writes leave either the old file or the new one;
+read_yaml reads plain YAML and refuses the rest."""
 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
-from mnist_helpers.files import PARTIAL, atomic_path, write_bytes_atomic, write_text_atomic
+from mnist_helpers.files import (
+    PARTIAL,
+    atomic_path,
+    read_yaml,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 
 
 def test_atomic_path_renames_on_success_and_keeps_the_suffix(tmp_path):
@@ -51,3 +59,50 @@ def test_new_files_get_the_permissions_the_umask_allows(tmp_path):
 def test_write_text_atomic_writes_utf8(tmp_path):
     path = write_text_atomic(tmp_path / "t.md", "99.4 % · ok")
     assert path.read_bytes() == "99.4 % · ok".encode()
+
+
+# --- read_yaml: the course's parameter files and sweep grids ---------------------------
+
+
+def _yaml(tmp_path, text: str | bytes, name: str = "grid.yaml"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_read_yaml_reads_plain_values(tmp_path):
+    path = _yaml(tmp_path, "epochs: 3\nseeds: [1, 2]\nfixed: {profile: smoke}\n")
+    assert read_yaml(path) == {"epochs": 3, "seeds": [1, 2], "fixed": {"profile": "smoke"}}
+    assert read_yaml(_yaml(tmp_path, "", "empty.yaml")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: [1, 2\n", "line 2: expected ','"),
+        ("a: !!python/object/apply:os.system ['echo hi']\n", "line 1: could not determine"),
+        ("a: !custom 3\n", "'!custom'"),
+        # the "billion laughs": nine levels of ten aliases would be a billion strings
+        ('a: &a ["x", "x"]\nb: &b [*a, *a]\nc: [*b, *b]\n', "anchors (&name) and aliases"),
+        ("a: 1\nb: *x\n", "line 2: anchors (&name) and aliases"),
+        (b"\xff\xfe epochs: 3", "it is not UTF-8 text"),
+    ],
+    ids=["syntax", "python-tag", "custom-tag", "alias-bomb", "alias", "not-utf8"],
+)
+def test_read_yaml_refuses_what_is_not_plain_yaml(tmp_path, text, expected):
+    path = _yaml(tmp_path, text)
+    with pytest.raises(ValueError, match=re.escape(expected)) as err:
+        read_yaml(path, "grid file")
+    assert str(path) in str(err.value)
+
+
+def test_read_yaml_refuses_missing_folder_and_huge_files(tmp_path):
+    with pytest.raises(ValueError, match="No such file"):
+        read_yaml(tmp_path / "missing.yaml")
+    with pytest.raises(ValueError, match="it is not a file"):
+        read_yaml(tmp_path)
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as f:
+        f.truncate(2 * 1024**3)  # sparse: no disk, and never read
+    with pytest.raises(ValueError, match="more than the 65,536 allowed"):
+        read_yaml(huge)
