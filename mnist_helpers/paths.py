@@ -8,8 +8,12 @@ test run never overwrites your own runs or the committed figures).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
+
+#: Folders of ``runs/`` that hold something else than a training run.
+RESERVED_RUN_NAMES = ("figures", "notebooks", "sweeps")
 
 
 def project_root() -> Path:
@@ -21,6 +25,29 @@ def project_root() -> Path:
 def runs_dir() -> Path:
     """The folder that holds one sub-folder per training run: ``MNIST_RUNS_DIR`` or ``runs/``."""
     return Path(os.environ.get("MNIST_RUNS_DIR") or project_root() / "runs")
+
+
+def check_run_name(run_name: object) -> str:
+    """Return ``run_name`` if it is a plain folder name for ``runs/``, else raise a ValueError.
+
+    A plain name is 1 to 100 letters, digits, ``.``, ``_`` or ``-``, and does not start with
+    ``.``: no folder separator, no ``.`` or ``..`` (which would put the run in ``runs/`` itself
+    or above it), no hidden name. ``figures``, ``notebooks`` and ``sweeps`` are taken by the
+    course itself.
+    """
+    if not isinstance(run_name, str) or not re.fullmatch(
+        r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}", run_name
+    ):
+        raise ValueError(
+            "run_name must be a plain folder name: 1 to 100 letters, digits, '.', '_' or '-', "
+            f"not starting with '.', got {run_name!r} (e.g. run_name='default')"
+        )
+    if run_name in RESERVED_RUN_NAMES:
+        raise ValueError(
+            f"run_name {run_name!r} is taken by the course's own runs/{run_name}/ folder: "
+            "choose another (e.g. run_name='default')"
+        )
+    return run_name
 
 
 def figures_dir() -> Path:

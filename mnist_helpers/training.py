@@ -11,8 +11,11 @@ import json
 import math
 import os
 import platform
-import re
+import secrets
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from mnist_helpers.data import MnistData, load_mnist
-from mnist_helpers.files import atomic_path, write_text_atomic
+from mnist_helpers.files import PARTIAL, atomic_path, write_text_atomic
 from mnist_helpers.models import MODEL_VARIANTS, build_model
-from mnist_helpers.paths import runs_dir
+from mnist_helpers.paths import check_run_name, runs_dir
 
 #: Named settings for notebook 03: ``full`` is the course's recipe, ``smoke`` a quick run
 #: (about 10 s of training on 2 cores) that must still learn: see :data:`ACCURACY_FLOORS`.
@@ -121,13 +124,10 @@ class TrainConfig:
             raise ValueError(
                 f"lr_schedule must be 'warmup_cosine' or 'constant', got {self.lr_schedule!r}"
             )
-        if not isinstance(self.run_name, str) or not re.fullmatch(
-            r"[A-Za-z0-9._-]+", self.run_name
-        ):
-            raise ValueError(
-                f"run_name must be letters, digits, '.', '_' or '-', got {self.run_name!r} "
-                f"({hint}, e.g. run_name='default')"
-            )
+        try:
+            check_run_name(self.run_name)
+        except ValueError as err:
+            raise ValueError(f"{err} ({hint})") from None
         return self
 
 
@@ -287,6 +287,99 @@ def run_callbacks(
     return callbacks
 
 
+class RunInUseError(RuntimeError):
+    """Another process is training a run of the same name right now."""
+
+
+@contextmanager
+def _locked(lock_file: Path, run_name: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` (released by the system if the process dies)."""
+    handle = open(lock_file, "a+b")
+    try:
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunInUseError(
+                f"run {run_name!r} is being trained by another process right now (it holds "
+                f"{lock_file}): wait for it to finish, or choose another run_name"
+            ) from None
+        yield
+    finally:
+        handle.close()  # closing the file releases the lock
+
+
+def _is_run_output(name: str) -> bool:
+    """Whether a file of a run folder was made by training, or from its model (an export)."""
+    made_by_training = ("model.keras", "metrics.json", "history.csv", "checkpoint.keras", "logs")
+    return (
+        name in made_by_training or name.startswith("model") and name.endswith((".tflite", ".onnx"))
+    )
+
+
+def _copy_your_files(old: Path, new: Path) -> None:
+    """Copy into ``new`` what ``old`` holds besides the old model's files (notes, a sweep's
+    record of its parameters): a new run replaces the model, not what you put beside it."""
+    for item in old.iterdir():
+        if _is_run_output(item.name) or PARTIAL in item.name or (new / item.name).exists():
+            continue
+        if item.is_dir():
+            shutil.copytree(item, new / item.name, symlinks=True)
+        else:
+            shutil.copy2(item, new / item.name, follow_symlinks=False)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or a folder tree, if it is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def new_run_folder(run_name: str) -> Iterator[Path]:
+    """Give an empty folder to write run ``run_name`` into; it becomes ``runs/<run_name>/``
+    only when the block succeeds.
+
+    While the block runs, an earlier run of that name stays as it was, and a second
+    ``new_run_folder`` of the same name raises :class:`RunInUseError`. When the block
+    succeeds, the files you put in the old folder yourself are copied into the new one, which
+    then replaces the old one (two renames): the old model, metrics, history and exports go.
+    If the block fails or is interrupted (Ctrl-C), the new folder is removed and the old run
+    is kept. Used by :func:`train`.
+    """
+    root = runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / f".{run_name}.lock", run_name):
+        # '~' cannot be in a run name, so these are this run's leftovers and no other's
+        for leftover in root.glob(f".{run_name}~*{PARTIAL}"):
+            _remove(leftover)
+        staging = root / f".{run_name}~{secrets.token_hex(4)}{PARTIAL}"
+        staging.mkdir()
+        try:
+            yield staging
+            final = root / run_name
+            if final.is_dir():
+                _copy_your_files(final, staging)
+            if final.exists():
+                retired = root / f".{run_name}~old-{secrets.token_hex(4)}{PARTIAL}"
+                os.replace(final, retired)
+                os.replace(staging, final)
+                _remove(retired)
+            else:
+                os.replace(staging, final)
+        finally:
+            _remove(staging)  # gone already after a success
+
+
 def check_data_matches(config: TrainConfig, data: MnistData) -> None:
     """Raise a ValueError if ``data`` is not the split ``config`` describes.
 
@@ -370,10 +463,11 @@ def train(
     the last epoch is kept and nothing stops early;
     after a short run (fewer than :data:`SHORT_RUN_STEPS` steps), re-estimate batch
     normalisation's statistics (:func:`reestimate_batch_norm`); evaluate on the 10,000 test
-    images; write ``model.keras`` and ``metrics.json``. An earlier run of the same name is
-    replaced: its model, metrics, history and exports (``model.tflite``, ``model.onnx``,
-    ``model_int8.tflite``) are removed first, so nothing of the old model is left beside the
-    new one.
+    images; write ``model.keras`` and ``metrics.json``. Everything is written to a new
+    folder (:func:`new_run_folder`): an earlier run of the same name stays as it was until the
+    new one is complete, then is replaced, exports included (``model.tflite``, ``model.onnx``:
+    they belong to the old model); files you put there yourself are kept. Interrupted, the
+    new run leaves nothing and the old one is kept.
 
     Args:
         config: the run's settings (validated again here).
@@ -391,24 +485,41 @@ def train(
     Returns:
         A :class:`TrainResult`.
 
+    Raises:
+        RunInUseError: another process is training a run of the same name right now.
+
     Taught in 03.
     """
     config.validate()
     own_callbacks = check_callbacks(callbacks)
+    if data is not None:
+        check_data_matches(config, data)
+    # the run is written to a new folder that replaces runs/<run_name>/ only when complete:
+    # until then the earlier run of that name (model, metrics, exports) is left as it was
+    with new_run_folder(config.run_name) as run_dir:
+        model, history, metrics = _train_into(run_dir, config, data, verbose, own_callbacks)
+    return TrainResult(
+        model=model,
+        history=history,
+        metrics=metrics,
+        run_dir=runs_dir() / config.run_name,
+        config=config,
+    )
+
+
+def _train_into(
+    run_dir: Path,
+    config: TrainConfig,
+    data: MnistData | None,
+    verbose: int,
+    own_callbacks: list[keras.callbacks.Callback],
+) -> tuple[keras.Model, pd.DataFrame, dict]:
+    """The work of :func:`train`, writing the run's files into ``run_dir``."""
     seed_everything(config.seed)
     if data is None:
         data = load_mnist(
             n_train=config.n_train, validation_size=config.validation_size, seed=config.seed
         )
-    else:
-        check_data_matches(config, data)
-    run_dir = runs_dir() / config.run_name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # a new model makes the old run's files wrong: its results and its exports (06, export)
-    stale = [run_dir / name for name in ("model.keras", "metrics.json", "history.csv")]
-    stale += [*run_dir.glob("model*.tflite"), *run_dir.glob("model*.onnx")]
-    for path in stale:
-        path.unlink(missing_ok=True)
 
     model = build_model(config.model, augment=config.augment)
     steps = math.ceil(len(data.x_train) / config.batch_size)
@@ -463,6 +574,4 @@ def train(
         "cpu_count": os.cpu_count(),
     }
     _write_json_atomic(run_dir / "metrics.json", metrics)
-    return TrainResult(
-        model=model, history=history, metrics=metrics, run_dir=run_dir, config=config
-    )
+    return model, history, metrics

@@ -9,10 +9,12 @@ import pytest
 
 from mnist_helpers.data import MnistData
 from mnist_helpers.training import (
+    RunInUseError,
     TrainConfig,
     batch_norm_layers,
     config_from_profile,
     learning_rate_schedule,
+    new_run_folder,
     reestimate_batch_norm,
     run_callbacks,
     train,
@@ -54,7 +56,13 @@ def tiny_data(n_train: int = 120, n_val: int = 40, n_test: int = 60) -> MnistDat
         ),
         ({"n_train": 10**6}, r"n_train must be at most 55,000"),
         ({"learning_rate": 0}, r"learning_rate must be a number in \(0, 1\]"),
-        ({"run_name": "../x"}, r"run_name must be letters"),
+        ({"run_name": "../x"}, r"run_name must be a plain folder name"),
+        ({"run_name": ".."}, r"run_name must be a plain folder name.*got '\.\.'"),
+        ({"run_name": "."}, r"run_name must be a plain folder name"),
+        ({"run_name": ".hidden"}, r"not starting with '\.'"),
+        ({"run_name": "a\\b"}, r"run_name must be a plain folder name"),
+        ({"run_name": "x" * 101}, r"1 to 100 letters"),
+        ({"run_name": "notebooks"}, r"taken by the course's own runs/notebooks/ folder"),
         ({"seed": -1}, r"seed must be an integer >= 0"),
         ({"augment": "yes"}, r"augment must be True or False"),
     ],
@@ -200,15 +208,96 @@ def test_a_new_run_removes_the_old_models_files_and_exports(tmp_path, monkeypatc
     """Exports of the model a run replaces would be stale: 03 lists the run's files."""
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     old = tmp_path / "again"
-    old.mkdir()
+    (old / "logs").mkdir(parents=True)
+    (old / "mine").mkdir()
+    (old / "mine" / "plot.txt").write_text("yours")
     for name in ("model.tflite", "model_int8.tflite", "model.onnx", "history.csv", "notes.txt"):
         (old / name).write_text("from the previous model")
     data = tiny_data(n_train=120, n_val=40)
     config = TrainConfig(epochs=1, batch_size=60, run_name="again", n_train=120, validation_size=40)
     train(config, data=data, verbose=0)
     names = sorted(p.name for p in old.iterdir())
-    assert names == ["history.csv", "metrics.json", "model.keras", "notes.txt"]  # yours stay
+    assert names == ["history.csv", "metrics.json", "mine", "model.keras", "notes.txt"]
     assert (old / "history.csv").read_text() != "from the previous model"
+    assert (old / "mine" / "plot.txt").read_text() == "yours"  # yours stay
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".again.lock", "again"]
+
+
+def _stop_after_first_epoch():
+    import keras
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt  # as Ctrl-C in the middle of a run
+
+    return Stop()
+
+
+def test_an_interrupted_rerun_keeps_the_earlier_run_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    data = tiny_data(n_train=120, n_val=40)
+    config = TrainConfig(epochs=2, batch_size=60, run_name="kept", n_train=120, validation_size=40)
+    train(config, data=data, verbose=0)
+    run = tmp_path / "kept"
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data=data, verbose=0, callbacks=[_stop_after_first_epoch()])
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".kept.lock", "kept"]  # no leftovers
+
+
+def test_a_second_training_of_the_same_run_at_once_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    config = TrainConfig(epochs=1, batch_size=60, run_name="busy", n_train=120, validation_size=40)
+    with new_run_folder("busy") as first:  # what a first training holds while it runs
+        (first / "model.keras").write_text("the first training's")
+        with pytest.raises(RunInUseError, match="run 'busy' is being trained by another process"):
+            train(config, data=tiny_data(), verbose=0)
+        assert not (tmp_path / "busy").exists()
+    assert (tmp_path / "busy" / "model.keras").read_text() == "the first training's"
+    train(config, data=tiny_data(), verbose=0)  # free again once the first has finished
+
+
+def test_a_second_process_cannot_train_the_same_run_at_once(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from mnist_helpers.training import new_run_folder\n"
+            "with new_run_folder('shared'):\n"
+            "    print('holding', flush=True)\n"
+            "    sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(RunInUseError):
+            with new_run_folder("shared"):
+                pass
+    finally:
+        holder.communicate("", timeout=60)
+    assert holder.returncode == 0 and (tmp_path / "shared").is_dir()
+    with new_run_folder("shared"):  # the lock went with the process
+        pass
+
+
+def test_run_names_never_leave_the_runs_folder(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(runs))
+    (tmp_path / "model.keras").write_text("the course checkout's file")
+    config = TrainConfig(epochs=1, batch_size=60, run_name="..", n_train=120, validation_size=40)
+    with pytest.raises(ValueError, match="run_name must be a plain folder name"):
+        train(config, data=tiny_data(), verbose=0)
+    assert (tmp_path / "model.keras").read_text() == "the course checkout's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
 
 
 def test_your_own_callbacks_run_once_per_epoch_after_the_courses_and_see_the_logs(
@@ -219,12 +308,13 @@ def test_your_own_callbacks_run_once_per_epoch_after_the_courses_and_see_the_log
     import pandas as pd
 
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
-    history_csv = tmp_path / "own" / "history.csv"
     seen = []
 
     class Record(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            rows = len(pd.read_csv(history_csv)) if history_csv.exists() else 0
+            # the run is written to a new folder, renamed runs/own/ once complete
+            (history_csv,) = tmp_path.glob(".own~*/history.csv")
+            rows = len(pd.read_csv(history_csv))
             seen.append((epoch, dict(logs), rows))
 
     lambda_epochs = []
