@@ -15,6 +15,8 @@ Taught in 01.
 
 from __future__ import annotations
 
+import math
+import os
 import struct
 from pathlib import Path
 
@@ -70,6 +72,21 @@ def parse_idx_header(data: bytes, name: str = "<bytes>") -> tuple[np.dtype, tupl
     return IDX_DTYPES[type_code], tuple(int(s) for s in shape), header_length
 
 
+def _check_length(name: str, shape: tuple[int, ...], expected: int, actual: int) -> None:
+    """Raise an IDXFormatError unless the file's ``actual`` length is the ``expected`` one."""
+    if actual != expected:
+        problem = "truncated" if actual < expected else "has trailing bytes"
+        raise IDXFormatError(
+            f"{name}: {problem}: header promises shape {shape} = {expected} bytes, "
+            f"file has {actual}"
+        )
+
+
+def _promised_length(dtype: np.dtype, shape: tuple[int, ...], header_length: int) -> int:
+    """The length of the file a header describes (Python integers: they never overflow)."""
+    return header_length + math.prod(shape) * dtype.itemsize
+
+
 def decode_idx(
     data: bytes,
     name: str = "<bytes>",
@@ -101,21 +118,26 @@ def decode_idx(
             f"{name}: has {len(shape)} dimensions {shape}, expected {expected_ndim} "
             f"({'images: count, rows, columns' if expected_ndim == 3 else 'labels: count'})"
         )
-    expected_len = offset + int(np.prod(shape)) * dtype.itemsize
-    if len(data) != expected_len:
-        problem = "truncated" if len(data) < expected_len else "has trailing bytes"
-        raise IDXFormatError(
-            f"{name}: {problem}: header promises shape {shape} = {expected_len} bytes, "
-            f"file has {len(data)}"
-        )
+    _check_length(name, shape, _promised_length(dtype, shape, offset), len(data))
     array = np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 def read_idx(path: str | Path, **checks) -> np.ndarray:
-    """Read an uncompressed IDX file from disk; see :func:`decode_idx` for ``checks``."""
+    """Read an uncompressed IDX file from disk; see :func:`decode_idx` for ``checks``.
+
+    The file's size is checked against the one its header promises before the numbers
+    are read, so a huge file is refused at once.
+    """
     path = Path(path)
-    return decode_idx(path.read_bytes(), path.name, **checks)
+    with path.open("rb") as f:
+        header = f.read(4 + 4 * 255)  # the longest header there is
+        dtype, shape, offset = parse_idx_header(header, path.name)
+        expected = _promised_length(dtype, shape, offset)
+        _check_length(path.name, shape, expected, os.fstat(f.fileno()).st_size)
+        f.seek(0)
+        data = f.read(expected + 1)
+    return decode_idx(data, path.name, **checks)
 
 
 def encode_idx(array: np.ndarray) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 
 import numpy as np
@@ -135,3 +136,30 @@ def test_read_idx_from_disk_uses_file_name_in_errors(tmp_path):
     path.write_bytes(encode_idx(images)[:-1])
     with pytest.raises(IDXFormatError, match=r"^tiny-images-idx3-ubyte: truncated"):
         read_idx(path)
+
+
+def test_a_header_whose_sizes_multiply_beyond_64_bits_is_refused_as_truncated():
+    # 65536 ** 4 = 2 ** 64: in 64-bit arithmetic that is 0, which the 20 bytes would "match"
+    blob = b"\x00\x00\x08\x04" + struct.pack(">4I", 65536, 65536, 65536, 65536)
+    with pytest.raises(IDXFormatError, match=r"^huge: truncated: header promises shape"):
+        decode_idx(blob, "huge")
+
+
+def test_read_idx_checks_the_size_the_header_promises_before_reading_the_numbers(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    path.write_bytes(encode_idx(np.arange(10, dtype=np.uint8)))
+    os.truncate(path, 2**30)  # 1 GiB, sparse: takes no disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(IDXFormatError) as err:
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(err.value) == (
+        "t10k-labels-idx1-ubyte: has trailing bytes: header promises shape (10,) = 18 bytes, "
+        "file has 1073741824"
+    )
+    assert peak < 2**20, f"{peak:,} bytes allocated to refuse it"
