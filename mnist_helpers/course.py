@@ -11,9 +11,10 @@ run leaves it as it was). ``python -m mnist_helpers.course runtimes`` prints
 how long each notebook's last headless run took (``--update docs/teaching.md`` writes it into
 the teaching guide; ``--from runs/notebooks`` reads your own ``make run``).
 
-Parameters: ``-p epochs 3 -p seed 7`` or ``--params params.yaml`` (a YAML mapping); each goes
-to every notebook whose ``parameters`` cell defines it. A parameter whose default is text
-(``run_name="default"``) stays text: ``-p run_name 2024`` gives the run ``"2024"``.
+Parameters: ``-p epochs 3 -p seed 7`` or ``--params params.yaml`` (a YAML mapping of names to
+single values); each goes to every notebook whose ``parameters`` cell defines it. A parameter
+whose default is text (``run_name="default"``) stays text: ``-p run_name 2024`` gives the run
+``"2024"``. ``--only 03 04`` runs the notebooks whose names start so.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from traitlets.config import Config
 
 from mnist_helpers.console import forward_without_noise
 from mnist_helpers.env import KERNEL_NAME
-from mnist_helpers.files import atomic_path, write_text_atomic
+from mnist_helpers.files import atomic_path, read_yaml, write_text_atomic
 from mnist_helpers.paths import figures_dir, project_root, runs_dir
 
 #: Parameters ``run`` gives a notebook unless you set them: 05's full profile takes about
@@ -48,6 +49,21 @@ RUN_DEFAULTS: dict[str, dict] = {
 def notebook_paths() -> list[Path]:
     """The course notebooks in teaching order (``notebooks/NN_*.ipynb``)."""
     return sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def select_notebooks(paths: list[Path], prefixes: list[str]) -> list[Path]:
+    """The notebooks of ``paths`` whose names start with one of ``prefixes`` (``--only 03 04``).
+
+    Raises:
+        ValueError: no prefix, or a prefix that matches no notebook; the message lists them.
+    """
+    names = ", ".join(path.name for path in paths)
+    if not prefixes:
+        raise ValueError(f"--only needs the notebooks to run, e.g. --only 03 04; there are {names}")
+    unmatched = [o for o in prefixes if not any(path.name.startswith(o) for path in paths)]
+    if unmatched:
+        raise ValueError(f"--only {' '.join(unmatched)} matches no notebook; there are {names}")
+    return [path for path in paths if any(path.name.startswith(o) for o in prefixes)]
 
 
 def notebook_parameters(path: Path) -> dict[str, object]:
@@ -92,21 +108,32 @@ def build_parameters(
     file becomes text the same way). ``paths``: the notebooks (default: all of the course).
 
     Raises:
-        ValueError: ``params_file`` does not hold a mapping, or a name is no parameter of
-            any notebook; the message lists the names the notebooks take.
+        ValueError: ``params_file`` cannot be read as plain YAML (the message gives the file
+            and the line, see :func:`mnist_helpers.files.read_yaml`), does not hold a mapping
+            of names to single values, or a name is no parameter of any notebook (the
+            message lists the names the notebooks take).
     """
-    import yaml
-
     paths = notebook_paths() if paths is None else paths
     textual = text_parameters(paths)
     parameters: dict[str, object] = {}
     if params_file is not None:
-        loaded = yaml.safe_load(Path(params_file).read_text()) or {}
+        loaded = read_yaml(params_file, "parameter file") or {}
         if not isinstance(loaded, dict):
             raise ValueError(
-                f"{params_file} must hold a mapping of parameter: value, e.g. epochs: 3"
+                f"parameter file {params_file} must hold a mapping of parameter: value, "
+                "e.g. epochs: 3"
             )
         for name, value in loaded.items():
+            if not isinstance(name, str):
+                raise ValueError(
+                    f"parameter file {params_file}: parameter names are text, got {name!r}"
+                )
+            if not isinstance(value, str | int | float | bool | None):
+                raise ValueError(
+                    f"parameter file {params_file}: {name} must be a single number, text, "
+                    f"true/false or null, got {type(value).__name__} {value!r:.60} (put it in "
+                    "quotes to make it text)"
+                )
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
             parameters[name] = str(value) if name in textual and is_number else value
     for name, text in pairs or []:
@@ -121,7 +148,8 @@ def build_parameters(
 
 def parse_value(text: str) -> object:
     """Turn a command-line value into a Python value: 3 -> int, 3e-3 -> float, null -> None,
-    true -> bool, anything else -> text (YAML's rules)."""
+    true -> bool, anything else -> text (YAML's rules for a single value: ``[1, 2]`` and
+    ``!!tag x`` stay text, since a parameter is one plain value)."""
     import yaml
 
     for number in (int, float):
@@ -129,7 +157,14 @@ def parse_value(text: str) -> object:
             return number(text)
         except ValueError:
             pass
-    return yaml.safe_load(text)
+    loader = yaml.SafeLoader(text)
+    try:  # the type YAML would give the text as a single value (null, true, a date...)
+        tag = loader.resolve(yaml.ScalarNode, text, (True, False))
+        return loader.construct_object(yaml.ScalarNode(tag, text))
+    except ValueError:  # looks like a date but is none, e.g. 2024-13-45
+        return text
+    finally:
+        loader.dispose()
 
 
 class QuietKernelManager(AsyncKernelManager):
@@ -257,17 +292,26 @@ def execute_notebooks(
     return done
 
 
-def summary_line(run_name: str) -> str:
-    """One line: test accuracy and training time of ``run_name``, and where the figures are."""
+def summary_line(run_name: str, since: float | None = None) -> str:
+    """One line: test accuracy and training time of ``run_name``, and where the figures are.
+
+    ``since``: a ``time.time()``; a run finished before it is not quoted (it is an older one).
+    """
     metrics_path = runs_dir() / run_name / "metrics.json"
+    figures = f"figures in {figures_dir()}"
     if not metrics_path.is_file():
-        return f"no finished run {run_name!r} in {runs_dir()}; figures in {figures_dir()}"
-    metrics = json.loads(metrics_path.read_text())
-    return (
-        f"run {run_name!r}: test accuracy {metrics['test_accuracy']:.2%}, "
-        f"trained in {metrics['train_seconds']:.0f} s ({metrics['epochs_run']} epochs); "
-        f"figures in {figures_dir()}"
-    )
+        return f"no finished run {run_name!r} in {runs_dir()}; {figures}"
+    if since is not None and metrics_path.stat().st_mtime < since:
+        return f"run {run_name!r} was not trained by this run; {figures}"
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        return (
+            f"run {run_name!r}: test accuracy {metrics['test_accuracy']:.2%}, "
+            f"trained in {metrics['train_seconds']:.0f} s ({metrics['epochs_run']} epochs); "
+            f"{figures}"
+        )
+    except (ValueError, KeyError, TypeError) as err:
+        return f"run {run_name!r}: {metrics_path} cannot be read ({err!r}); {figures}"
 
 
 GUIDE_START, GUIDE_END = "<!-- runtimes:start -->", "<!-- runtimes:end -->"
@@ -307,9 +351,17 @@ def runtime_table(folder: Path | None = None) -> list[dict]:
     import nbformat
 
     paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")) if folder else notebook_paths()
+    if not paths:
+        raise ValueError(
+            f"no executed notebooks (NN_*.ipynb) in {folder or project_root() / 'notebooks'} "
+            "(make run writes them to runs/notebooks)"
+        )
     rows = []
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except (OSError, ValueError) as err:  # not JSON, not UTF-8, not a notebook
+            raise ValueError(f"{path} cannot be read as a notebook: {err}") from None
         record = nb.metadata.get("papermill", {})
         if record.get("duration") is None:
             raise ValueError(
@@ -405,8 +457,16 @@ def update_time_lines(rows: list[dict], folder: Path | None = None) -> list[Path
 
 
 def update_guide(guide: Path, markdown: str) -> bool:
-    """Replace the part of ``guide`` between the runtimes markers; return whether it changed."""
-    text = guide.read_text()
+    """Replace the part of ``guide`` between the runtimes markers; return whether it changed.
+
+    Raises:
+        ValueError: ``guide`` cannot be read as UTF-8 text, or lacks the markers.
+    """
+    try:
+        text = guide.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = "it is not UTF-8 text" if isinstance(err, UnicodeDecodeError) else err.strerror
+        raise ValueError(f"cannot update {guide}: {reason}") from None
     if GUIDE_START not in text or GUIDE_END not in text:
         raise ValueError(f"{guide} lacks the markers {GUIDE_START} and {GUIDE_END}")
     head, rest = text.split(GUIDE_START, 1)
@@ -451,27 +511,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "runtimes":
         try:
             markdown = runtime_markdown(runtime_table(args.source))
-        except ValueError as err:
-            print(err, file=sys.stderr)
-            return 1
-        if args.update:
+            if not args.update:
+                print(markdown)
+                return 0
             changed = update_guide(args.update, markdown)
             print(f"{args.update}: {'updated' if changed else 'already up to date'}")
             if args.source is None:  # the committed notebooks: their time lines too
                 for path in update_time_lines(runtime_table()):
                     print(f"{path.name}: time line updated")
-        else:
-            print(markdown)
+        except (OSError, ValueError) as err:
+            print(err, file=sys.stderr)
+            return 1
         return 0
 
+    all_paths = notebook_paths()
     try:
+        paths = all_paths if args.only is None else select_notebooks(all_paths, args.only)
         parameters = build_parameters(args.parameter, args.params)
     except (OSError, ValueError) as err:
         parser.error(str(err))
-
-    paths = notebook_paths()
-    if args.only:
-        paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
     import papermill
 
     if args.command == "notebooks" and parameters:
@@ -479,14 +537,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         # a run with your parameters must not overwrite the committed figures
         os.environ.setdefault("MNIST_FIGURES_DIR", str(runs_dir() / "figures"))
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.time()
     try:
         execute_notebooks(paths, parameters, in_place=args.command == "notebooks")
     except papermill.PapermillExecutionError as err:
         print(f"FAILED: {err.ename}: {err.evalue}", file=sys.stderr)
         return 1
+    ran = "all notebooks" if paths == all_paths else f"{len(paths)} notebook"
+    if paths != all_paths:
+        ran += f"{'s' if len(paths) > 1 else ''} ({', '.join(p.name for p in paths)})"
     run_name = parameters.get("run_name", "default")
-    print(f"all notebooks ran in {time.perf_counter() - start:.0f} s; {summary_line(run_name)}")
+    print(
+        f"{ran} ran in {time.perf_counter() - start:.0f} s; {summary_line(run_name, since=started)}"
+    )
     return 0
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import nbformat
 import pytest
 
@@ -298,3 +301,175 @@ def test_env_and_figures_reach_the_kernel_only(tmp_path, monkeypatch):
     assert seen["MNIST_RUNS_DIR"] == "r" and seen["MNIST_FIGURES_DIR"] == str(tmp_path / "f")
     assert seen["PATH"] == os.environ["PATH"]  # the rest of the environment is inherited
     assert dict(os.environ) == before
+
+
+# ----------------------------------------------------------------------------- careless input
+
+
+@pytest.fixture
+def no_execution(monkeypatch, tmp_path):
+    """papermill replaced by a recorder that fails the test if a notebook is run; the course's
+    notebooks replaced by copies (so that even a failing test never rewrites the committed
+    ones), and the runs and figures folders, all in ``tmp_path``."""
+    import shutil
+
+    import papermill
+
+    copies = tmp_path / "notebooks"
+    copies.mkdir()
+    for path in course.notebook_paths():
+        shutil.copy(path, copies / path.name)
+    monkeypatch.setattr(course, "notebook_paths", lambda: sorted(copies.glob("*.ipynb")))
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
+    calls: list[dict] = []
+    monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
+    yield calls
+    assert calls == [], "a notebook ran"
+
+
+@pytest.mark.parametrize("command", ["run", "notebooks"])
+@pytest.mark.parametrize("only", [["99"], ["03", "99"], []], ids=["99", "03 99", "nothing"])
+def test_only_with_no_such_notebook_runs_nothing_and_names_the_notebooks(
+    command, only, no_execution, capsys
+):
+    with pytest.raises(SystemExit) as exit_:
+        course.main([command, "--only", *only])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert ("--only 99 matches no notebook" if only else "--only needs") in err
+    for path in course.notebook_paths():
+        assert path.name in err
+
+
+def test_a_partial_run_says_what_ran_and_quotes_no_older_run(tmp_path, monkeypatch, capsys):
+    """`run --only 01` must neither say that every notebook ran nor quote the accuracy of a
+    run trained some other day."""
+    import json
+
+    import papermill
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
+    old = tmp_path / "runs" / "default" / "metrics.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"test_accuracy": 0.9912, "train_seconds": 60, "epochs_run": 5}))
+    os.utime(old, (1e9, 1e9))  # 2001
+    calls: list[dict] = []
+    monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
+
+    assert course.main(["run", "--only", "01"]) == 0
+
+    out = capsys.readouterr().out
+    assert len(calls) == 1
+    assert "all notebooks ran" not in out and "99.12%" not in out
+    assert "1 notebook (01_data_exploration.ipynb) ran in" in out
+    assert "run 'default' was not trained by this run" in out
+
+
+def test_a_finished_run_is_quoted_when_this_run_trained_it(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    metrics = tmp_path / "runs" / "kx" / "metrics.json"
+    metrics.parent.mkdir(parents=True)
+    start = time.time()
+    metrics.write_text(json.dumps({"test_accuracy": 0.9912, "train_seconds": 60, "epochs_run": 5}))
+    os.utime(metrics, (start + 1, start + 1))  # file times may lag time.time() by a tick
+    assert course.summary_line("kx", since=start).startswith(
+        "run 'kx': test accuracy 99.12%, trained in 60 s (5 epochs)"
+    )
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"test_accuracy": "high"}', "[]"])
+def test_a_corrupt_metrics_file_is_named_in_the_summary_not_a_traceback(
+    content, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    metrics = tmp_path / "runs" / "default" / "metrics.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text(content)
+    assert course.summary_line("default").startswith(f"run 'default': {metrics} cannot be read (")
+
+
+PARAMETER_FILES = {
+    "syntax error": ("epochs: [1\n", "line 2"),
+    "python tag": ('epochs: !!python/object/apply:os.system ["echo hi"]\n', "line 1"),
+    "custom tag": ("seed: !custom 3\n", "line 1"),
+    "alias bomb": (
+        'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+        + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n"
+            for i in range(8)
+        ),
+        "anchors (&name) and aliases (*name) are not allowed",
+    ),
+    "not UTF-8": (b"seed: \xff\xfe\n", "not UTF-8"),
+    "a list value": ("epochs: [1, 2]\n", "epochs must be a single number, text, true/false"),
+    "a number as a name": ("1: 2\nepochz: 3\n", "parameter names are text, got 1"),
+    "a list": ("- epochs\n", "must hold a mapping of parameter: value"),
+}
+
+
+@pytest.mark.parametrize("case", PARAMETER_FILES)
+def test_a_bad_parameter_file_is_named_with_the_line_and_nothing_runs(
+    case, tmp_path, no_execution, capsys
+):
+    content, expected = PARAMETER_FILES[case]
+    path = tmp_path / "bad.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(SystemExit) as exit_:
+        course.main(["run", "--params", str(path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and expected in err, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("where", ["missing", "a folder"])
+def test_a_missing_parameter_file_or_a_folder_is_named(where, tmp_path, no_execution, capsys):
+    path = tmp_path / "params.yaml"
+    if where == "a folder":
+        path.mkdir()
+    with pytest.raises(SystemExit):
+        course.main(["run", "--params", str(path)])
+    assert f"cannot read the parameter file {path}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text", ["[1", "!!python/object/apply:os.system [ls]", "&a [*a]", "{a: 1}", "[1, 2]"]
+)
+def test_a_command_line_value_that_is_no_plain_yaml_value_stays_text(text):
+    assert course.parse_value(text) == text
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--from", "missing"], "no executed notebooks (NN_*.ipynb) in"),
+        (["--from", "empty"], "no executed notebooks (NN_*.ipynb) in"),
+        (["--from", "corrupt"], "01_a.ipynb cannot be read as a notebook"),
+        (["--update", "missing.md"], "cannot update missing.md"),
+        (["--update", "no-markers.md"], "lacks the markers"),
+        (["--update", "latin-1.md"], "it is not UTF-8 text"),
+    ],
+)
+def test_runtimes_with_a_missing_or_unfit_folder_or_guide_says_so(
+    args, expected, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "01_a.ipynb").write_text("{")
+    (tmp_path / "no-markers.md").write_text("# a guide without the markers\n")
+    (tmp_path / "latin-1.md").write_bytes(
+        f"{course.GUIDE_START}\n\xe9\n{course.GUIDE_END}\n".encode("latin-1")
+    )
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert course.main(["runtimes", *args]) == 1
+    captured = capsys.readouterr()
+    assert expected in captured.err and "Traceback" not in captured.err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
