@@ -148,9 +148,11 @@ def build_edition(edition: str, output: Path | None = None) -> list[Path]:
             absent, empty, or an edition built earlier by this function, which it replaces.
 
     Raises:
-        ValueError: ``edition`` is neither ``"student"`` nor ``"instructor"``.
+        ValueError: ``edition`` is neither ``"student"`` nor ``"instructor"``, or a course
+            notebook cannot be read or has unbalanced solution markers.
         NotAnEditionError: ``output`` is a file, or a non-empty folder without the marker;
             it is left untouched.
+        OSError: ``output`` (or its folder) cannot be made or written.
 
     Taught in docs/teaching.md.
     """
@@ -167,7 +169,10 @@ def build_edition(edition: str, output: Path | None = None) -> list[Path]:
         tmp.mkdir()
         written = []
         for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-            nb = nbformat.read(path, as_version=4)
+            try:
+                nb = nbformat.read(path, as_version=4)
+            except (OSError, ValueError) as err:  # not JSON, not UTF-8, not a notebook
+                raise ValueError(f"{path.name} cannot be read as a notebook: {err}") from None
             if edition == "student":
                 nb = student_notebook(nb, path.name)
             nbformat.write(nb, tmp / path.name)
@@ -206,6 +211,20 @@ def main(argv: list[str] | None = None) -> int:
         written = build_edition(args.edition, args.output)
     except NotAnEditionError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # its folder cannot be made or written: nothing was changed
+        where = args.output or Path("dist") / args.edition
+        reason = f"{err.strerror}: {err.filename}" if err.strerror and err.filename else err
+        if isinstance(err, FileExistsError):  # mkdir met a file where a folder should be
+            reason = f"{err.filename} is a file, not a folder"
+        print(
+            f"error: cannot write the {args.edition} edition to {where}: {reason}. "
+            "Nothing was changed; choose a folder you can write with --output.",
+            file=sys.stderr,
+        )
+        return 1
+    except ValueError as err:  # a course notebook is broken: fix it, then build again
+        print(f"error: {err}. Nothing was written.", file=sys.stderr)
         return 1
     print(f"{args.edition} edition: {len(written)} notebooks in {written[0].parent}")
     return 0

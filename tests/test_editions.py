@@ -313,3 +313,45 @@ def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(tmp_pat
             else:
                 assert errors == [], f"{where} raised {errors}:\n{cell.source}"
         assert stubs >= 3, path.name
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ("notes.txt/student", "notes.txt is a file, not a folder"),
+        ("notes.txt/deeper/student", "Not a directory"),
+    ],
+)
+def test_an_output_under_a_file_is_refused_with_a_message(output, reason, course, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert editions.main(["student", "--output", str(tmp_path / output)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write the student edition to {tmp_path / output}: ")
+    assert reason in err and "--output" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("### BEGIN SOLUTION\nx = 1", "02_two.ipynb, cell 0: ### BEGIN SOLUTION without"),
+        (None, "02_two.ipynb cannot be read as a notebook"),
+    ],
+    ids=["unbalanced markers", "not JSON"],
+)
+def test_a_broken_course_notebook_is_named_and_nothing_is_written(
+    source, message, course, tmp_path, capsys
+):
+    broken = course / "notebooks" / "02_two.ipynb"
+    if source is None:
+        broken.write_text("{")
+    else:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        nbformat.write(nb, broken)
+    assert editions.main(["student", "--output", str(tmp_path / "student")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert not (tmp_path / "student").exists()
+    assert leftovers(tmp_path) == []
