@@ -543,6 +543,13 @@ def main(argv: list[str] | None = None) -> int:
     except papermill.PapermillExecutionError as err:
         print(f"FAILED: {err.ename}: {err.evalue}", file=sys.stderr)
         return 1
+    except OSError as err:  # a folder that cannot be made or written
+        where = f"{err.filename}: " if err.filename else ""
+        hint = ""
+        if args.command == "run":
+            hint = " (MNIST_RUNS_DIR and MNIST_FIGURES_DIR choose the folders a run writes to)"
+        print(f"FAILED: {where}{err.strerror or err}{hint}", file=sys.stderr)
+        return 1
     ran = "all notebooks" if paths == all_paths else f"{len(paths)} notebook"
     if paths != all_paths:
         ran += f"{'s' if len(paths) > 1 else ''} ({', '.join(p.name for p in paths)})"

@@ -473,3 +473,14 @@ def test_runtimes_with_a_missing_or_unfit_folder_or_guide_says_so(
     captured = capsys.readouterr()
     assert expected in captured.err and "Traceback" not in captured.err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_a_runs_folder_that_cannot_be_made_is_named_not_a_traceback(
+    tmp_path, monkeypatch, no_execution, capsys
+):
+    (tmp_path / "a file").write_text("")
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "a file" / "runs"))
+    assert course.main(["run", "--only", "01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"FAILED: {tmp_path / 'a file' / 'runs' / 'notebooks'}: Not a directory")
+    assert "MNIST_RUNS_DIR" in err
