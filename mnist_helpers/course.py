@@ -35,7 +35,7 @@ from traitlets.config import Config
 from mnist_helpers.console import forward_without_noise
 from mnist_helpers.env import KERNEL_NAME
 from mnist_helpers.files import atomic_path, read_yaml, write_text_atomic
-from mnist_helpers.paths import figures_dir, project_root, runs_dir
+from mnist_helpers.paths import check_run_name, figures_dir, project_root, runs_dir
 
 #: Parameters ``run`` gives a notebook unless you set them: 05's full profile takes about
 #: an hour and 07's about twenty minutes, so ``make run`` uses their smoke profiles (``make run
@@ -111,7 +111,8 @@ def build_parameters(
         ValueError: ``params_file`` cannot be read as plain YAML (the message gives the file
             and the line, see :func:`mnist_helpers.files.read_yaml`), does not hold a mapping
             of names to single values, or a name is no parameter of any notebook (the
-            message lists the names the notebooks take).
+            message lists the names the notebooks take), or ``run_name`` is no plain folder
+            name (:func:`mnist_helpers.paths.check_run_name`).
     """
     paths = notebook_paths() if paths is None else paths
     textual = text_parameters(paths)
@@ -143,6 +144,8 @@ def build_parameters(
     unknown = sorted(set(parameters) - known)
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown}; the notebooks take {sorted(known)}")
+    if "run_name" in parameters:  # checked before any notebook runs (03 checks it again)
+        check_run_name(parameters["run_name"])
     return parameters
 
 

@@ -143,6 +143,13 @@ def test_build_parameters_names_what_is_wrong(tmp_path):
     params.write_text("- epochs\n")
     with pytest.raises(ValueError, match="must hold a mapping of parameter: value"):
         course.build_parameters([], params)
+    # a run name that would leave runs/ is refused before any notebook runs
+    for bad in ("..", ".", "../up", "a/b"):
+        with pytest.raises(ValueError, match="run_name must be a plain folder name"):
+            course.build_parameters([("run_name", bad)])
+    params.write_text("run_name: ..\n")
+    with pytest.raises(ValueError, match=r"plain folder name.*got '\.\.'"):
+        course.build_parameters([], params)
 
 
 def fake_papermill(calls: list[dict], fail: BaseException | None = None):
