@@ -19,7 +19,9 @@ Taught in 06.
 
 from __future__ import annotations
 
+import html
 import io
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +30,12 @@ from mnist_helpers.preprocess import ImageError, mnist_like
 
 #: How many guesses the widget shows.
 TOP = 3
+
+#: The pad's drawing code (an ES module, no Jupyter in its drawing part: a web page can share it).
+PAD_SCRIPT = Path(__file__).parent / "static" / "digit_pad.js"
+
+#: What the pad says while nothing is drawn on it.
+EMPTY_PAD = "<i>draw a digit on the black square</i>"
 
 
 def drawing_to_input(rgba: np.ndarray) -> np.ndarray:
@@ -96,93 +104,92 @@ def _png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
     return buffer.getvalue()
 
 
+def pad_pixels(png: bytes, size: int) -> np.ndarray:
+    """The pad's drawing, PNG bytes as the browser sends them, as ``(size, size, 4)`` RGBA.
+
+    Raises:
+        ImageError: not a PNG of ``size`` x ``size`` pixels (checked before decoding it).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+            if image.size != (size, size):
+                raise ImageError(
+                    f"the pad sent a drawing of {image.size[0]}x{image.size[1]} pixels, "
+                    f"expected {size}x{size}: reload the page"
+                )
+            return np.asarray(image.convert("RGBA"))
+    except (UnidentifiedImageError, OSError) as err:
+        raise ImageError(
+            f"the pad sent a drawing that is not a readable PNG ({len(png):,} bytes: {err}); "
+            "reload the page"
+        ) from err
+
+
 def draw_and_predict(predictor, size: int = 280):
     """Build the draw-a-digit widget: draw with the mouse, see the top-3 guesses live.
 
     Args:
         predictor: a :class:`mnist_helpers.predict.Predictor` wrapping a trained model.
-        size: the canvas's side in screen pixels (10 times MNIST's 28 by default); the pen
+        size: the pad's side in screen pixels (10 times MNIST's 28 by default); the pen
             is ``size / 14`` pixels wide, about as thick, relative to the digit, as MNIST's.
 
     Returns:
-        an ``ipywidgets`` box; display it (make it the last line of a cell). Its ``update()``
-        re-reads the canvas and refreshes the guesses (called for you after each stroke).
+        an ``ipywidgets`` box; display it (make it the last line of a cell). Its
+        ``update(rgba)`` predicts a drawing made in code (``(h, w, 4)`` pixels, see
+        :func:`drawing_to_input`) and shows the guesses; ``update()`` re-reads the pad's
+        drawing (called for you each time the mouse is released).
 
     Taught in 06.
     """
+    import anywidget
     import ipywidgets as widgets
-    from ipycanvas import Canvas
+    import traitlets
 
     blank = _png_bytes(np.zeros((28, 28, 1), np.float32))  # what the model sees of nothing
 
+    class DrawingPad(anywidget.AnyWidget):
+        """The black square drawn on in the browser; ``drawing``: PNG bytes sent at pen-up."""
+
+        _esm = PAD_SCRIPT
+        size = traitlets.Int(280).tag(sync=True)
+        drawing = traitlets.Bytes(b"").tag(sync=True)  # empty: nothing drawn
+
     class DigitPad(widgets.VBox):
-        """The canvas, a Clear button, the guesses and the 28x28 input the model sees."""
+        """The pad, a Clear button, the guesses and the 28x28 input the model sees."""
 
         def __init__(self) -> None:
-            self.canvas = Canvas(width=size, height=size, sync_image_data=True)
-            self.canvas.layout.width = f"{size}px"
-            self.canvas.layout.height = f"{size}px"
-            self.canvas.layout.border = "1px solid #888"
+            self.canvas = DrawingPad(size=size)
             self.clear_button = widgets.Button(description="Clear", icon="eraser")
-            self.result = widgets.HTML(value="<i>draw a digit on the black square</i>")
+            self.result = widgets.HTML(value=EMPTY_PAD)
             self.preview = widgets.Image(value=blank, format="png", width=112, height=112)
             side = widgets.VBox(
                 [self.result, widgets.HTML("<small>what the model sees:</small>"), self.preview]
             )
             super().__init__([widgets.HBox([self.canvas, side]), self.clear_button])
-            self._drawing = False
-            self._last = (0.0, 0.0)
-            self.canvas.on_mouse_down(self._down)
-            self.canvas.on_mouse_move(self._move)
-            self.canvas.on_mouse_up(self._up)
-            self.canvas.on_mouse_out(self._up)
-            # Painted when a browser shows the canvas, not now: commands sent before a front
-            # end exists are replayed by Voila ahead of the canvas, which then stays blank.
-            self.canvas.on_client_ready(self.clear)
-            # the front end sends the pixels after it has drawn: predict when they arrive
-            self.canvas.observe(self._pixels_arrived, names="image_data")
+            self.canvas.observe(lambda _change: self.update(), names="drawing")
             self.clear_button.on_click(lambda _button: self.clear())
 
         def __repr__(self) -> str:  # what a notebook without widgets (e.g. GitHub) shows
             return "DigitPad: a canvas to draw a digit on (needs a live Jupyter kernel)"
 
         def clear(self) -> None:
-            """Paint the canvas black and set the pen: white, round, size/14 wide."""
-            self.canvas.fill_style = "black"
-            self.canvas.fill_rect(0, 0, size, size)
-            self.canvas.stroke_style = "white"
-            self.canvas.line_width = size / 14
-            self.canvas.line_cap = "round"
-            self.canvas.line_join = "round"
-
-        def _down(self, x: float, y: float) -> None:
-            self._drawing, self._last = True, (x, y)
-            self.canvas.stroke_line(x, y, x, y)  # a click makes a dot
-
-        def _move(self, x: float, y: float) -> None:
-            if self._drawing:
-                self.canvas.stroke_line(*self._last, x, y)
-                self._last = (x, y)
-
-        def _up(self, x: float, y: float) -> None:
-            if self._drawing:
-                self._drawing = False
-                self.update()
-
-        def _pixels_arrived(self, _change) -> None:
-            if not self._drawing:  # not mid-stroke: a finished stroke, or Clear
-                self.update()
+            """Paint the pad black in the browser, forget its drawing, show the empty pad."""
+            self.canvas.send({"type": "clear"})
+            self.canvas.drawing = b""
+            self.update()
 
         def update(self, rgba: np.ndarray | None = None) -> None:
-            """Predict from ``rgba`` (default: the canvas's latest pixels); show the result."""
-            if rgba is None:
-                if self.canvas.image_data is None:  # no front end has sent pixels yet
-                    return
-                rgba = self.canvas.get_image_data()
+            """Predict from ``rgba`` (default: the pad's drawing); show the result."""
             try:
+                if rgba is None:
+                    if not self.canvas.drawing:
+                        raise ImageError("nothing drawn: the pad is blank")
+                    rgba = pad_pixels(self.canvas.drawing, size)
                 image = drawing_to_input(rgba)
-            except ImageError:
-                self.result.value = "<i>draw a digit on the black square</i>"
+            except ImageError as err:  # a blank pad asks for a digit; else, say what is wrong
+                self.result.value = EMPTY_PAD if "blank" in str(err) else _error_html(err)
                 self.preview.value = blank  # black, not a broken-image icon
                 return
             guesses = top_k(np.asarray(predictor(image))[0], TOP)
@@ -190,3 +197,8 @@ def draw_and_predict(predictor, size: int = 280):
             self.preview.value = _png_bytes(image)
 
     return DigitPad()
+
+
+def _error_html(err: Exception) -> str:
+    """An error, escaped, in red: what went wrong with the drawing."""
+    return f"<span style='color:#b00020'>{html.escape(str(err))}</span>"

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import io
+import re
+
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 
-from mnist_helpers.canvas import draw_and_predict, drawing_to_input, predict_drawing
+from mnist_helpers.canvas import (
+    PAD_SCRIPT,
+    _guesses_html,
+    _png_bytes,
+    draw_and_predict,
+    drawing_to_input,
+    pad_pixels,
+    predict_drawing,
+)
 from mnist_helpers.models import build_keras_example_cnn
 from mnist_helpers.predict import Predictor
 from mnist_helpers.preprocess import ImageError, center_of_mass
@@ -83,9 +95,9 @@ def test_widget_is_built_without_a_front_end_and_updates_its_guesses(predictor):
 
     pad = draw_and_predict(predictor, size=140)
     assert isinstance(pad, ipywidgets.Widget)
-    assert pad.canvas.width == 140 and pad.canvas.sync_image_data
+    assert pad.canvas.size == 140 and pad.canvas.drawing == b""
     assert "draw a digit" in pad.result.value and "DigitPad" in repr(pad)
-    pad.update()  # no front end, no pixels yet: nothing happens
+    pad.update()  # no front end, nothing drawn: the pad still asks for a digit
     assert "draw a digit" in pad.result.value
 
     pad.update(stroke("black"))
@@ -96,18 +108,21 @@ def test_widget_is_built_without_a_front_end_and_updates_its_guesses(predictor):
     )
     assert bytes(pad.preview.value).startswith(b"\x89PNG")  # the 28x28 input, enlarged
 
-    pad.update(np.full((140, 140, 4), (0, 0, 0, 255), dtype=np.uint8))  # after Clear
+    pad.update(np.full((140, 140, 4), (0, 0, 0, 255), dtype=np.uint8))  # a black pad
     assert "draw a digit" in pad.result.value
     assert _png_pixels(pad.preview.value).max() == 0  # a black picture, not a broken image
 
 
 def _png_pixels(png: bytes) -> np.ndarray:
-    import io
-
-    from PIL import Image
-
     with Image.open(io.BytesIO(bytes(png))) as image:
         return np.asarray(image)
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    """``rgba`` as PNG bytes: what the browser's pad sends when the pen lifts."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def test_the_pad_shows_a_black_picture_before_anything_is_drawn(predictor):
@@ -116,18 +131,58 @@ def test_the_pad_shows_a_black_picture_before_anything_is_drawn(predictor):
     assert _png_pixels(pad.preview.value).max() == 0
 
 
-def test_a_stroke_from_the_front_end_updates_the_guesses_when_its_pixels_arrive(predictor):
-    import io
-
-    from PIL import Image
-
+def test_the_guess_is_of_the_whole_drawing_the_browser_sends_at_pen_up(predictor):
+    """The browser draws every stroke itself and sends the finished drawing in one message:
+    Python predicts from that message alone, never from pixels still on their way."""
     pad = draw_and_predict(predictor, size=140)
-    events = [("mouse_down", 67, 20), ("mouse_move", 67, 70), ("mouse_move", 67, 120)]
-    for event, x, y in events:  # what the browser sends while the learner draws
-        pad.canvas._handle_frontend_event(None, {"event": event, "x": x, "y": y}, [])
-    pad.canvas._handle_frontend_event(None, {"event": "mouse_up", "x": 67, "y": 120}, [])
-    assert "draw a digit" in pad.result.value  # no pixels have come back yet
-    png = io.BytesIO()
-    Image.fromarray(stroke("black")).save(png, format="PNG")
-    pad.canvas.set_trait("image_data", png.getvalue())  # the front end syncs its pixels
+    seven = np.zeros((140, 140, 4), dtype=np.uint8)
+    seven[..., 3] = 255
+    seven[20:34, 30:110] = 255  # the bar...
+    for row in range(34, 120):  # ...and the stem, down to the left
+        column = 100 - (row - 34) * 40 // 86
+        seven[row, column : column + 14] = 255
+    pad.canvas.set_trait("drawing", _png(seven))  # what the front end's pen-up syncs
+    expected = predict_drawing(predictor, seven)
+    assert pad.result.value == _guesses_html(expected)
+    assert pad.preview.value == _png_bytes(drawing_to_input(seven))  # what the model saw
+    top_bar_only = seven.copy()
+    top_bar_only[34:] = (0, 0, 0, 255)
+    assert not np.array_equal(drawing_to_input(top_bar_only), drawing_to_input(seven))
+
+
+def test_clear_empties_the_pad_in_the_browser_and_its_guesses(predictor, monkeypatch):
+    pad = draw_and_predict(predictor, size=140)
+    sent = []
+    monkeypatch.setattr(pad.canvas, "send", sent.append)
+    pad.canvas.set_trait("drawing", _png(stroke("black")))
     assert pad.result.value.count("%") == 3
+    pad.clear_button.click()
+    assert sent == [{"type": "clear"}]  # the browser paints its canvas black
+    assert pad.canvas.drawing == b"" and "draw a digit" in pad.result.value
+    assert _png_pixels(pad.preview.value).max() == 0
+
+
+@pytest.mark.parametrize(
+    ("drawing", "message"),
+    [
+        (b"<svg>not a png</svg>", "not a readable PNG"),
+        (_png(np.zeros((50, 70, 4), dtype=np.uint8)), "70x50 pixels, expected 140x140"),
+    ],
+)
+def test_a_drawing_the_pad_cannot_read_is_shown_as_an_error_not_a_guess(
+    predictor, drawing, message
+):
+    with pytest.raises(ImageError, match=message):
+        pad_pixels(drawing, 140)
+    pad = draw_and_predict(predictor, size=140)
+    pad.canvas.set_trait("drawing", drawing)
+    assert message in pad.result.value and "%" not in pad.result.value
+    assert "<svg>" not in pad.result.value  # escaped, never markup
+
+
+def test_the_pad_script_is_a_standalone_module_with_the_widget_as_its_default_export():
+    """The website's pad will import the drawing part without Jupyter: no imports at all."""
+    script = PAD_SCRIPT.read_text()
+    assert "export function createPad(" in script and "export default { render }" in script
+    assert not re.search(r"^\s*import\b|\brequire\(", script, re.M)
+    assert "@jupyter" not in script

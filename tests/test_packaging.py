@@ -230,3 +230,12 @@ def test_the_web_lock_adds_to_the_course_lock_and_changes_none_of_its_pins():
         if not requirement.startswith("-r"):
             name, version = requirement.split("==")
             assert web[_normalize(name)][0] == version, f"{name}: run `make lock`"
+
+
+def test_the_package_ships_the_digit_pads_script():
+    """`pip install .` (not -e) must carry the pad's JavaScript, or 06's pad draws nothing."""
+    from mnist_helpers.canvas import PAD_SCRIPT
+
+    patterns = pyproject()["tool"]["setuptools"]["package-data"]["mnist_helpers"]
+    relative = PAD_SCRIPT.relative_to(REPO / "mnist_helpers")
+    assert PAD_SCRIPT.is_file() and any(relative.match(pattern) for pattern in patterns)
