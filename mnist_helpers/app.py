@@ -4,8 +4,9 @@
 on ``app/digit_pad.ipynb`` and opens it in the browser: the canvas of notebook 06, the
 model's three best guesses and the 28x28 picture it sees, a *Clear* button, and no code.
 It uses the default run's model (``runs/default/model.keras``, trained by 03 or
-``make run``) or the one named with ``--model``. Without a model it says how to train one
-and starts nothing.
+``make run``) or the one named with ``--model``. It loads the model once before it starts:
+without a model it says how to train one, and on a model it cannot load (truncated, not a
+``.keras`` file, refused by safe mode) it says what is wrong; either way it starts nothing.
 
 The page reads the model's path from the variable ``DIGIT_PAD_MODEL`` (this command sets
 it), so the notebook also works when Voila or JupyterLab open it directly.
@@ -16,6 +17,7 @@ Taught in 06 (the canvas); this module only serves it.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import sys
 from pathlib import Path
@@ -61,8 +63,8 @@ def digit_pad_app(model_path: str | Path | None = None):
         model_path: a trained ``.keras`` model (default: :func:`default_model_path`).
 
     Returns:
-        an ``ipywidgets`` box to display; when the model is missing, a box with the message
-        of :func:`missing_model_message` instead of the pad (nothing raises on the page).
+        an ``ipywidgets`` box to display; when the model is missing or cannot be loaded, a
+        box with a message saying so instead of the pad (nothing raises on the page).
     """
     import ipywidgets as widgets
 
@@ -72,14 +74,36 @@ def digit_pad_app(model_path: str | Path | None = None):
 
     model_path = Path(model_path) if model_path else default_model_path()
     if not model_path.is_file():
-        message = missing_model_message(model_path)
-        return widgets.VBox([widgets.HTML(f"<p style='color:#b00020'><b>{message}</b></p>")])
-    with quiet_stderr():  # TensorFlow's start-up lines are not for the class
-        predictor = load_predictor(model_path)
+        return _message_box(missing_model_message(model_path))
+    try:
+        with quiet_stderr():  # TensorFlow's start-up lines are not for the class
+            predictor = load_predictor(model_path)
+    except Exception as err:  # whatever it is, the page says it in words, not "error"
+        return _message_box(cannot_load_message(model_path, err))
     title = widgets.HTML(
-        f"<small>model: <code>{_shown(model_path)}</code>, run by {predictor.runtime}</small>"
+        f"<small>model: <code>{html.escape(_shown(model_path))}</code>, "
+        f"run by {html.escape(str(predictor.runtime))}</small>"
     )
     return widgets.VBox([title, draw_and_predict(predictor)])
+
+
+def cannot_load_message(model_path: Path, err: Exception) -> str:
+    """What to do when the model at ``model_path`` exists but cannot be loaded (``err``)."""
+    why = str(err).rstrip(".")
+    if str(model_path) not in why:
+        why = f"{model_path}: {type(err).__name__}: {why}"
+    return (
+        f"Cannot use the model: {why}. Name another: `make app MODEL=path/to/model.keras`, "
+        "or train the default one: `make run`."
+    )
+
+
+def _message_box(message: str):
+    """A page that shows ``message`` (escaped) in red, instead of the pad."""
+    import ipywidgets as widgets
+
+    shown = f"<p style='color:#b00020'><b>{html.escape(message)}</b></p>"
+    return widgets.VBox([widgets.HTML(shown)])
 
 
 def _shown(path: Path) -> str:
@@ -107,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: check the model, then run Voila until Ctrl+C. Returns the exit status.
 
     0: Voila ran and was stopped; 2: no model at the path (the message says how to train
-    one), or Voila is not installed.
+    one), a model that cannot be loaded (the message says why), a port out of range, or
+    Voila is not installed.
     """
     parser = argparse.ArgumentParser(
         prog="python -m mnist_helpers.app",
@@ -121,9 +146,15 @@ def main(argv: list[str] | None = None) -> int:
         "--no-browser", action="store_true", help="do not open a browser (print the address)"
     )
     args = parser.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        parser.error(f"--port must be between 1 and 65535, got {args.port}")
     model_path = (args.model or default_model_path()).resolve()
-    if not model_path.is_file():
+    if not model_path.exists():
         print(f"app: {missing_model_message(model_path)}", file=sys.stderr)
+        return 2
+    problem = _load_problem(model_path)
+    if problem:
+        print(f"app: {problem}", file=sys.stderr)
         return 2
     try:
         from voila.app import Voila
@@ -143,6 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, data_path))
     Voila.launch_instance(argv=voila_arguments(args.port, not args.no_browser))
     return 0
+
+
+def _load_problem(model_path: Path) -> str:
+    """Why the page could not load ``model_path`` (loaded here once, safely), or ""."""
+    from mnist_helpers.console import quiet_stderr
+    from mnist_helpers.predict import ModelFileError, load_model_safely
+
+    try:
+        with quiet_stderr():
+            load_model_safely(model_path)
+    except (OSError, ModelFileError) as err:
+        return cannot_load_message(model_path, err)
+    return ""
 
 
 if __name__ == "__main__":

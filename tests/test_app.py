@@ -10,9 +10,27 @@ from pathlib import Path
 
 import ipywidgets
 import jinja2
+import pytest
 from jupyter_core.paths import jupyter_path
 
-from mnist_helpers import app
+from mnist_helpers import app, runtimes
+
+#: A folder name a careless or hostile user may give a model: markup, quotes, an ampersand.
+HOSTILE = "<script>alert('x')</script> \"Tom & Jerry's\""
+
+
+def _page_html(page: ipywidgets.Widget) -> str:
+    """All the HTML the page's widgets show, in order."""
+    found = []
+
+    def walk(widget) -> None:
+        if isinstance(widget, ipywidgets.HTML):
+            found.append(widget.value)
+        for child in getattr(widget, "children", ()):
+            walk(child)
+
+    walk(page)
+    return "\n".join(found)
 
 
 def test_without_a_model_the_command_says_how_to_train_one_and_starts_nothing(tmp_path, capsys):
@@ -61,3 +79,67 @@ def test_the_page_template_drops_every_stylesheet_voila_links_from_a_cdn():
         {"lab/index.html.j2": stand_in, "ours": (ours / "index.html.j2").read_text()}
     )
     assert "https://" not in jinja2.Environment(loader=loader).get_template("ours").render()
+
+
+def _truncated_model(folder: Path) -> Path:
+    """A ``model.keras`` cut short, as an interrupted copy leaves it (not a zip any more)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.keras"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    return path
+
+
+def test_on_a_corrupt_model_the_command_says_so_and_starts_nothing(tmp_path, capsys, monkeypatch):
+    started = []
+    monkeypatch.setattr("voila.app.Voila.launch_instance", lambda **kw: started.append(kw))
+    bad = _truncated_model(tmp_path)
+    assert app.main(["--model", str(bad), "--no-browser"]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("app: ") and str(bad) in message
+    assert "not a valid Keras model file" in message and "MODEL=" in message
+    assert "Traceback" not in message and started == []
+
+
+def test_a_model_of_another_format_is_refused_before_voila_starts(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("voila.app.Voila.launch_instance", lambda **kw: pytest.fail("started"))
+    legacy = tmp_path / "model.h5"
+    legacy.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
+    assert app.main(["--model", str(legacy), "--no-browser"]) == 2
+    assert "only .keras model files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "-1"])
+def test_a_port_out_of_range_is_refused_with_its_value(port, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        app.main(["--port", port, "--no-browser"])
+    assert stopped.value.code == 2
+    assert f"--port must be between 1 and 65535, got {port}" in capsys.readouterr().err
+
+
+def test_on_a_corrupt_model_the_page_says_what_is_wrong_instead_of_failing(tmp_path):
+    bad = _truncated_model(tmp_path / HOSTILE)
+    page = app.digit_pad_app(bad)
+    (message,) = page.children
+    assert "Cannot use the model" in message.value and "not a valid Keras model" in message.value
+    assert "make app MODEL=" in message.value
+    assert "<script>" not in message.value and "&lt;script&gt;" in message.value
+
+
+def test_the_page_shows_the_model_path_escaped(tmp_path, monkeypatch):
+    class StandIn:  # the page only calls it, and shows its runtime
+        runtime = "keras <b>"
+
+    monkeypatch.setattr(runtimes, "load_predictor", lambda path: StandIn())
+    model = tmp_path / HOSTILE / "model.keras"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"a model")
+    shown = _page_html(app.digit_pad_app(model))
+    assert "<script>" not in shown and "<b>" not in shown
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &quot;Tom &amp; Jerry" in shown
+    assert "run by keras &lt;b&gt;" in shown
+
+
+def test_without_a_model_the_page_shows_the_path_escaped(tmp_path):
+    (message,) = app.digit_pad_app(tmp_path / HOSTILE / "model.keras").children
+    assert "No trained model" in message.value
+    assert "<script>" not in message.value and "&lt;script&gt;" in message.value
