@@ -33,12 +33,24 @@ class UnsafeModelError(ModelFileError):
     """The model file would need unsafe deserialisation (arbitrary code) to load."""
 
 
+class ModelOutputError(ModelFileError):
+    """The model's outputs are not probabilities over the ten digits (raw scores, NaN, ...)."""
+
+
 #: The only model file suffix accepted: the zip format that ``model.save("model.keras")`` writes.
 MODEL_SUFFIX = ".keras"
 #: Model file suffixes of the legacy HDF5 format, refused with an explanation.
 HDF5_SUFFIXES = (".h5", ".hdf5")
 #: The shape of one model input: a 28x28 grey image with one channel.
 IMAGE_SHAPE = (28, 28, 1)
+#: What a model gives for one image: a probability for each digit.
+NUM_DIGITS = 10
+#: How far from 1 a row of probabilities may sum (float32 softmax rows are off by ~1e-7).
+PROBA_SUM_TOLERANCE = 1e-3
+#: How to get a model that fits, said when one does not.
+GET_A_MODEL = "train one with `make run`, or notebook 03"
+#: What to do about a damaged model file.
+RETRAIN = "copy it again, or train a new one (`make run`, or notebook 03)"
 
 
 def _forced_safe_mode():
@@ -69,7 +81,9 @@ def load_model_safely(path: str | Path):
     ``keras.config.enable_unsafe_deserialization()`` was called earlier in the same session.
     Only ``.keras`` files (what ``model.save("model.keras")`` writes, as in notebook 03) are
     accepted: the legacy HDF5 format (``.h5``, ``.hdf5``) is refused, because loading it has
-    bypassed safe mode before (published Keras vulnerabilities).
+    bypassed safe mode before (published Keras vulnerabilities). So is a model that is not
+    one of this course's: it must take ``(28, 28, 1)`` images and give 10 probabilities (it
+    is run once on a blank image to see that it does).
 
     Args:
         path: the ``.keras`` file, e.g. ``runs/default/model.keras``.
@@ -80,13 +94,53 @@ def load_model_safely(path: str | Path):
     Raises:
         FileNotFoundError: no such file (the message says how to train one).
         ModelFileError: the name does not end in ``.keras``, or the file is not a valid Keras
-            model file (empty, truncated, corrupt, or something else renamed ``.keras``).
+            model file (empty, truncated, corrupt, or something else renamed ``.keras``), or
+            the model takes other inputs or gives other outputs than the course's.
         UnsafeModelError: the file holds code (e.g. a Lambda layer) that safe mode refuses.
+        ModelOutputError: the model gives no probabilities (no softmax, or NaN weights).
 
     Taught in 06.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    path = check_model_file(path)
 
+    import keras
+
+    import mnist_helpers.models  # noqa: F401  (registers the course's own layers for loading)
+
+    try:
+        with _forced_safe_mode():
+            model = keras.models.load_model(path, safe_mode=True)
+    except Exception as err:  # Keras reports a bad archive in many ways
+        if "safe_mode" in str(err) or "unsafe" in str(err).lower():
+            raise UnsafeModelError(
+                f"{path}: refused: loading it would run code stored in the file (e.g. a "
+                "Lambda layer), which safe mode forbids. Only a model you built yourself "
+                "should ever be loaded with safe_mode=False."
+            ) from err
+        raise ModelFileError(
+            f"{path}: not a valid Keras model file: Keras cannot load it "
+            f"({type(err).__name__}: {_short(err)}); {RETRAIN}"
+        ) from err
+    check_model_shapes(path, *_keras_shapes(model))
+    blank = np.zeros((1, *IMAGE_SHAPE), dtype=np.float32)  # what it gives must be probabilities
+    try:
+        outputs = np.asarray(model(blank, training=False))
+    except Exception as err:  # a layer that cannot run (its weights damaged, say)
+        raise ModelFileError(
+            f"{path}: Keras loads it but cannot run it on an image "
+            f"({type(err).__name__}: {_short(err)}); {RETRAIN}"
+        ) from err
+    check_probabilities(outputs, 1, path)
+    return model
+
+
+def check_model_file(path: str | Path) -> Path:
+    """Refuse a model file before reading it: its name, whether it exists, whether it is a zip.
+
+    The checks of :func:`load_model_safely` that need no Keras (milliseconds); returns
+    ``path`` as a ``Path``. Raises as :func:`load_model_safely` does.
+    """
     path = Path(path)
     if path.suffix.lower() in HDF5_SUFFIXES:
         raise ModelFileError(
@@ -108,42 +162,122 @@ def load_model_safely(path: str | Path):
         )
     if not path.is_file():
         raise ModelFileError(f"{path}: is a folder, not a {MODEL_SUFFIX} model file")
-    retrain = "copy it again, or train a new one (`make run`, or notebook 03)"
     if not zipfile.is_zipfile(path):
         raise ModelFileError(
             f"{path}: not a valid Keras model file: a {MODEL_SUFFIX} file is a zip archive "
             f"and this one ({path.stat().st_size:,} bytes) is not; it is empty, truncated "
-            f"(an interrupted copy or download) or not a model at all; {retrain}"
+            f"(an interrupted copy or download) or not a model at all; {RETRAIN}"
         )
+    return path
 
-    import keras
 
-    import mnist_helpers.models  # noqa: F401  (registers the course's own layers for loading)
-
+def _keras_shapes(model) -> tuple[list, list]:
+    """The shapes of a Keras model's inputs and outputs, one image each (no batch axis)."""
     try:
-        with _forced_safe_mode():
-            return keras.models.load_model(path, safe_mode=True)
-    except Exception as err:  # Keras reports a bad archive in many ways
-        if "safe_mode" in str(err) or "unsafe" in str(err).lower():
-            raise UnsafeModelError(
-                f"{path}: refused: loading it would run code stored in the file (e.g. a "
-                "Lambda layer), which safe mode forbids. Only a model you built yourself "
-                "should ever be loaded with safe_mode=False."
-            ) from err
-        raise ModelFileError(
-            f"{path}: not a valid Keras model file: Keras cannot load it "
-            f"({type(err).__name__}: {_short(err)}); {retrain}"
-        ) from err
+        inputs, outputs = model.inputs or [], model.outputs or []
+    except (AttributeError, ValueError):  # a model never built: it has no shapes yet
+        return [], []
+    return [tuple(t.shape[1:]) for t in inputs], [tuple(t.shape[1:]) for t in outputs]
+
+
+def _fits(shape: tuple, expected: tuple) -> bool:
+    return len(shape) == len(expected) and all(
+        d in (None, e) for d, e in zip(shape, expected, strict=True)
+    )
+
+
+def check_model_shapes(source: object, inputs: list[tuple], outputs: list[tuple]) -> None:
+    """Refuse a model that does not take one ``(28, 28, 1)`` image and give 10 numbers.
+
+    ``inputs`` and ``outputs`` are the shapes of one image's input and output (no batch
+    axis; ``None`` for a size the model leaves open). ``source`` names the model in the
+    message (its file).
+
+    Raises:
+        ModelFileError: another input or output shape, or several inputs or outputs.
+    """
+    if len(inputs) == 1 and len(outputs) == 1:
+        if _fits(inputs[0], IMAGE_SHAPE) and _fits(outputs[0], (NUM_DIGITS,)):
+            return
+
+    def shown(shapes: list[tuple]) -> str:
+        text = ", ".join(str(tuple(shape)) for shape in shapes) or "no defined shape"
+        return text.replace("None", "any")
+
+    gives = (
+        f"{outputs[0][-1]} outputs per image (shape {shown(outputs)})"
+        if len(outputs) == 1 and outputs[0]
+        else f"outputs of shape {shown(outputs)}"
+    )
+    raise ModelFileError(
+        f"{source}: not a model for this course's digits: it takes images of shape "
+        f"{shown(inputs)} and gives {gives}, but the course's models take (28, 28, 1) "
+        f"images and give 10 probabilities, one per digit; {GET_A_MODEL}"
+    )
+
+
+def check_probabilities(probabilities: np.ndarray, n: int, source: object) -> np.ndarray:
+    """Return a model's outputs for ``n`` images if they are probabilities over ten digits.
+
+    That is: shape ``(n, 10)``, every value finite and in [0, 1], every row summing to 1
+    (within :data:`PROBA_SUM_TOLERANCE`). Every predictor checks what its model gives,
+    in a few microseconds, so that a damaged file or a model without a softmax is an error
+    and never a wrong answer. ``source`` names the model in the message (its file).
+
+    Raises:
+        ModelOutputError: the outputs are not such probabilities; the message says how not.
+    """
+    p = probabilities
+    if p.shape != (n, NUM_DIGITS):
+        raise ModelOutputError(
+            f"{source}: the model gave outputs of shape {p.shape} for {n} images, not "
+            f"({n}, 10), 10 probabilities per image, one per digit; {GET_A_MODEL}"
+        )
+    if n == 0:
+        return p
+    sums = p.sum(axis=1)
+    # no value below 0 and rows summing to 1: none above 1 either. NaN fails every comparison
+    tolerance = PROBA_SUM_TOLERANCE
+    if p.min() >= 0 and 1 - tolerance <= sums.min() and sums.max() <= 1 + tolerance:
+        return p
+    bad = ~np.isfinite(p).all(axis=1)
+    if bad.any():
+        raise ModelOutputError(
+            f"{source}: {bad.sum()} of {n} images got NaN or infinite outputs: the model "
+            f"file is damaged or its weights broken; {RETRAIN}"
+        )
+    raise ModelOutputError(
+        f"{source}: the model's outputs are not probabilities: values from {p.min():.3g} to "
+        f"{p.max():.3g}, rows summing to {sums.min():.3g} to {sums.max():.3g}, where each "
+        "should be in [0, 1] and each row sum to 1. A model whose last layer has no "
+        'softmax gives raw scores (logits): end it with Dense(10, activation="softmax"), as '
+        "the course's models do"
+    )
 
 
 def _as_batch(images: np.ndarray) -> np.ndarray:
     """Return ``images`` as a float32 batch ``(n, 28, 28, 1)`` (see :class:`Predictor`)."""
     raw = np.asarray(images)
-    if raw.dtype == np.uint8 or (raw.size and np.nanmax(raw) > 1.0):
+    if raw.dtype.kind not in "buif":
+        raise ValueError(f"expected an array of pixel values in [0, 1], got dtype {raw.dtype}")
+    low, high = (raw.min(), raw.max()) if raw.size else (0, 0)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(
+            f"expected pixel values in [0, 1], got {(~np.isfinite(raw)).sum()} NaN or "
+            f"infinite values (of {raw.size}): the images are damaged; make them again "
+            "(mnist_like() turns an image file into a valid input)"
+        )
+    if raw.dtype == np.uint8 or high > 1:
         raise ValueError(
             f"expected pixel values in [0, 1], as the model was trained on, got "
-            f"{raw.dtype} values up to {np.nanmax(raw) if raw.size else 0}: divide raw "
-            "MNIST bytes by 255 (or use load_mnist(), which does), or mnist_like() for a file"
+            f"{raw.dtype} values up to {high}: divide raw MNIST bytes by 255 (or use "
+            "load_mnist(), which does), or mnist_like() for a file"
+        )
+    if low < 0:
+        raise ValueError(
+            f"expected pixel values in [0, 1], as the model was trained on, got "
+            f"{raw.dtype} values down to {low:.3g}: ink is 1 and background 0, nothing "
+            "below; use images as load_mnist() or mnist_like() give them (not standardised)"
         )
     images = raw.astype(np.float32)
     shape = images.shape
@@ -172,9 +306,16 @@ class Predictor:
     * a batch, ``(n, 28, 28)`` or ``(n, 28, 28, 1)``: shape ``(n, 10)``;
     * no images (``n = 0``, or an empty list): shape ``(0, 10)``.
 
-    Any other shape is a ``ValueError`` that names it. ``model.predict`` spends ~40 ms of
-    set-up on every call; a traced function called directly costs well under a millisecond
-    for one image.
+    Any other shape, and pixels outside [0, 1] (NaN included), are a ``ValueError`` that
+    names them; outputs that are not probabilities (a model without a softmax, a damaged
+    file) a :class:`ModelOutputError` (see :func:`check_probabilities`). ``model.predict``
+    spends ~40 ms of set-up on every call; a traced function called directly costs well
+    under a millisecond for one image.
+
+    Args:
+        model: a Keras model that takes ``(28, 28, 1)`` images and gives 10 probabilities
+            (anything else is a :class:`ModelFileError` here).
+        path: the file the model was loaded from, to name in error messages.
 
     Taught in 06. :mod:`mnist_helpers.runtimes` has faster ones, on an exported model.
     """
@@ -182,9 +323,11 @@ class Predictor:
     #: Which engine runs the model (see :mod:`mnist_helpers.runtimes`).
     runtime = "keras"
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, path: str | Path | None = None) -> None:
         import tensorflow as tf
 
+        self.source = path if path is not None else f"the model {model.name!r}"
+        check_model_shapes(self.source, *_keras_shapes(model))
         self.model = model
         self._function = tf.function(
             lambda x: model(x, training=False),
@@ -199,8 +342,8 @@ class Predictor:
             # Not run through the model: on some CPUs (AVX-512 ones, seen in CI) TensorFlow's
             # oneDNN convolution fails on an empty batch ("input depth must be evenly
             # divisible by filter depth").
-            return np.zeros((0, self.model.output_shape[-1]), dtype=np.float32)
-        return self._function(batch).numpy()
+            return np.zeros((0, NUM_DIGITS), dtype=np.float32)
+        return check_probabilities(self._function(batch).numpy(), len(batch), self.source)
 
     def predict_batches(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """Probabilities ``(n, 10)`` for many images, ``batch_size`` at a time.
@@ -229,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line; returns the exit status.
 
     0: every image was predicted; 1: some image could not be read (the others are still
-    predicted); 2: no image was given, or the model file is missing, refused or invalid, or
-    the runtime asked for is not installed or its export failed.
+    predicted); 2: no image was given, or the model file is missing, refused or invalid,
+    its outputs are not probabilities over ten digits, or the runtime asked for is not
+    installed or its export failed.
     """
     parser = argparse.ArgumentParser(
         prog="python -m mnist_helpers.predict",
@@ -290,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             results.append({"image": str(path), "error": str(err)})
             continue
+        except ModelOutputError as err:  # the model, not the image: no answer can be trusted
+            print(f"predict: {err}", file=sys.stderr)
+            return 2
         best = top_k(probabilities, args.top)
         results.append(
             {"image": str(path), "top": [{"digit": d, "probability": p} for d, p in best]}

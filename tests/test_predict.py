@@ -14,6 +14,7 @@ from PIL import Image
 from mnist_helpers.models import build_keras_example_cnn
 from mnist_helpers.predict import (
     ModelFileError,
+    ModelOutputError,
     Predictor,
     UnsafeModelError,
     load_model_safely,
@@ -279,3 +280,112 @@ def test_cli_on_a_good_image_prints_only_its_result_and_nothing_on_stderr(model_
     assert re.fullmatch(
         rf"{re.escape(str(digit_png))}: (\d: +\d+\.\d\d%  ){{2}}\d: +\d+\.\d\d%", line
     )
+
+
+# --------------------------------------------------------------- what a model takes and gives
+
+
+def tiny_model(input_shape=(28, 28, 1), classes=10, activation="softmax"):
+    """A small seeded model: flatten, one dense layer (no softmax with ``activation=None``)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(input_shape)
+    flat = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
+    return keras.Model(inputs, keras.layers.Dense(classes, activation=activation)(flat))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (np.nan, "1 NaN or infinite values"),
+        (np.inf, "1 NaN or infinite values"),
+        (-0.5, "values down to -0.5"),
+    ],
+    ids=["nan", "inf", "negative"],
+)
+def test_predictor_refuses_pixels_outside_0_1_and_says_what_was_wrong(predictor, value, message):
+    images = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
+    images[1, 5, 5] = value
+    with pytest.raises(ValueError, match=r"expected pixel values in \[0, 1\]") as refused:
+        predictor(images)
+    assert message in str(refused.value)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        predictor.predict_batches(images)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "has"),
+    [
+        ({"input_shape": (32, 32, 1)}, "takes images of shape (32, 32, 1)"),
+        ({"input_shape": (784,)}, "takes images of shape (784,)"),
+        ({"input_shape": (28, 28, 3)}, "takes images of shape (28, 28, 3)"),
+        ({"classes": 5}, "gives 5 outputs per image"),
+    ],
+    ids=["32x32", "784", "rgb", "5 classes"],
+)
+def test_a_model_made_for_other_images_or_classes_is_refused_with_what_it_has(
+    tmp_path, digit_png, capsys, kwargs, has
+):
+    path = tmp_path / "other.keras"
+    tiny_model(**kwargs).save(path)
+    expected = "the course's models take (28, 28, 1) images and give 10 probabilities"
+    with pytest.raises(ModelFileError) as refused:
+        load_model_safely(path)
+    assert str(path) in str(refused.value) and has in str(refused.value)
+    assert expected in str(refused.value)
+    with pytest.raises(ModelFileError, match=re.escape(has)):
+        Predictor(tiny_model(**kwargs))
+    assert main([str(digit_png), "--model", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert has in captured.err and captured.out == "" and "Traceback" not in captured.err
+
+
+def test_a_model_without_softmax_is_refused_when_loaded_and_when_it_predicts(
+    tmp_path, digit_png, capsys
+):
+    """Raw scores (logits) are not probabilities: never printed as '7: 1478.26%'."""
+    path = tmp_path / "logits.keras"
+    tiny_model(activation=None).save(path)
+    with pytest.raises(ModelOutputError, match="not probabilities") as refused:
+        load_model_safely(path)  # it is run once on a blank image
+    assert str(path) in str(refused.value) and "softmax" in str(refused.value)
+    predictor = Predictor(tiny_model(activation=None), path)
+    with pytest.raises(ModelOutputError, match="not probabilities") as refused:
+        predictor(np.full((2, 28, 28), 0.5, dtype="float32"))
+    assert str(path) in str(refused.value) and "softmax" in str(refused.value)
+    assert main([str(digit_png), "--model", str(path), "--runtime", "keras"]) == 2
+    captured = capsys.readouterr()
+    assert "not probabilities" in captured.err and str(path) in captured.err
+    assert "%" not in captured.out
+
+
+def test_nan_outputs_are_refused_naming_the_model(tmp_path):
+    model = tiny_model()
+    weights = model.get_weights()
+    weights[0][0, 0] = np.nan  # a damaged weight
+    model.set_weights(weights)
+    with pytest.raises(ModelOutputError, match=r"2 of 2 images got NaN or infinite outputs"):
+        Predictor(model, tmp_path / "damaged.keras")(np.full((2, 28, 28), 0.5, dtype="float32"))
+    with pytest.raises(ModelOutputError, match=re.escape(str(tmp_path / "damaged.keras"))):
+        Predictor(model, tmp_path / "damaged.keras")(np.full((2, 28, 28), 0.5, dtype="float32"))
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        (np.full((2, 10), 0.1, dtype="float32"), None),
+        (np.full((2, 10), 0.2, dtype="float32"), "rows summing to 2 to 2"),
+        (np.eye(10, dtype="float32")[:2] * 2 - 0.5, "values from -0.5 to 1.5"),
+        (np.full((2, 5), 0.2, dtype="float32"), "outputs of shape (2, 5)"),
+        (np.full((3, 10), 0.1, dtype="float32"), "outputs of shape (3, 10) for 2 images"),
+    ],
+    ids=["ok", "sum", "range", "five", "rows"],
+)
+def test_check_probabilities_names_what_is_wrong(outputs, message):
+    from mnist_helpers.predict import check_probabilities
+
+    if message is None:
+        assert check_probabilities(outputs, 2, "m.keras") is outputs
+        return
+    with pytest.raises(ModelOutputError, match=re.escape(message)) as refused:
+        check_probabilities(outputs, 2, "m.keras")
+    assert str(refused.value).startswith("m.keras: ")
