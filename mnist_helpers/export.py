@@ -5,7 +5,9 @@ writes ``runs/default/model.tflite`` (or ``model.onnx``) with Keras' own ``model
 then runs the Keras model and the exported one on the 10,000 test images and prints the
 largest difference between their probabilities, how many predictions differ, and the file's
 size. The exported file is kept only if no prediction differs; otherwise the command says so
-and exits with status 1.
+and exits with status 1. Beside a kept file goes its record, ``model.tflite.sha256``: the
+checksums of ``model.keras`` and of the export, by which :mod:`mnist_helpers.runtimes` knows
+that the export was made from that very model file.
 
 * **LiteRT** (``.tflite``, formerly TensorFlow Lite): phones, a Raspberry Pi, and the
   fastest predictions on a laptop CPU here (:mod:`mnist_helpers.runtimes`).
@@ -29,7 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from mnist_helpers.files import atomic_path
-from mnist_helpers.runtimes import MissingRuntimeError, exported_path
+from mnist_helpers.runtimes import (
+    MissingRuntimeError,
+    exported_path,
+    record_path,
+    sha256_of,
+    write_export_record,
+)
 
 #: The export formats, as Keras' ``model.export`` names them.
 FORMATS = ("litert", "onnx")
@@ -133,13 +141,16 @@ def export_model(model, path: str | Path, fmt: str, quantize: bool = False) -> P
     may differ slightly. 06 measures what it does to this model.
 
     Uses ``model.export(path, format=fmt)``, through a temporary file and a rename, so that
-    a failed export leaves nothing behind. Returns ``path``.
+    a failed export leaves nothing behind. Returns ``path``. The file is not checked, so any
+    record of an earlier, checked export at ``path`` is removed: :func:`load_predictor
+    <mnist_helpers.runtimes.load_predictor>` will not take this one for it.
 
     Raises:
         ValueError: an unknown format.
         MissingRuntimeError: a package the export needs is not installed.
     """
     path = Path(path)
+    record_path(path).unlink(missing_ok=True)
     with atomic_path(path) as tmp:
         _export_to(model, tmp, fmt, quantize)
     return path
@@ -214,16 +225,18 @@ def export_and_check(run_or_model: str | Path, fmt: str, x: np.ndarray | None = 
     """Export the model of a run (folder or ``.keras`` file) and check it on ``x``.
 
     ``x``: the images to compare on, by default MNIST's 10,000 test images. Returns the
-    :class:`ExportCheck`.
+    :class:`ExportCheck`. A kept export gets its record (see :mod:`mnist_helpers.runtimes`),
+    the proof that it was made from this model file.
 
     Raises:
         ExportMismatchError: some prediction differs; the exported file is then not kept
             (an older one, if any, stays as it was).
         ExportFailedError: the runtime cannot load or run the exported file (not kept).
     """
-    from mnist_helpers.predict import load_model_safely
+    from mnist_helpers.predict import check_model_file, load_model_safely
 
-    model_path = _model_path(run_or_model)
+    model_path = check_model_file(_model_path(run_or_model))
+    model_sha256 = sha256_of(model_path)  # of the bytes about to be loaded
     model = load_model_safely(model_path)
     if x is None:
         from mnist_helpers.data import load_mnist
@@ -240,6 +253,7 @@ def export_and_check(run_or_model: str | Path, fmt: str, x: np.ndarray | None = 
                 f"the Keras model (largest probability difference "
                 f"{check.max_abs_difference:.1e}): not kept, do not ship it"
             )
+    write_export_record(model_path, path, model_sha256)
     return check
 
 

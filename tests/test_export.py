@@ -15,7 +15,7 @@ import pytest
 
 from mnist_helpers import export, runtimes
 from mnist_helpers.models import build_keras_example_cnn, build_model
-from mnist_helpers.predict import Predictor
+from mnist_helpers.predict import ModelFileError, ModelOutputError, Predictor
 from mnist_helpers.predict import main as predict_main
 
 #: LiteRT publishes no wheel for 64-bit Arm Linux (requirements.txt leaves it out there).
@@ -46,7 +46,9 @@ def test_export_writes_the_file_and_its_predictions_agree(run, fmt):
     assert check.path == path and path.is_file() and check.size_bytes == path.stat().st_size
     assert check.n_images == 64 and check.n_different == 0
     assert check.max_abs_difference < 1e-5
-    assert sorted(p.name for p in run.iterdir()) == sorted(["model.keras", path.name])
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        ["model.keras", path.name, f"{path.name}.sha256"]
+    )
     predictor = runtimes.load_predictor(run / "model.keras", fmt)
     assert predictor.runtime == fmt
     expected = Predictor(keras.models.load_model(run / "model.keras")).predict_batches(images())
@@ -132,9 +134,13 @@ def test_auto_runtime_is_the_fastest_installed_and_exports_once(run, monkeypatch
     assert "exported model.tflite now, checked: 0 of 64 predictions differ" in first.reason
     again = runtimes.load_predictor(model, check_images=images())
     assert again.reason == "the fastest installed; reads model.tflite"
-    # the model trained again after the export: the stale export is replaced
+    # a newer date is no reason to export again: the same bytes, the same model
     later = (run / "model.tflite").stat().st_mtime + 10
     os.utime(model, (later, later))
+    assert runtimes.load_predictor(model).reason == "the fastest installed; reads model.tflite"
+    # the model trained again after the export: the stale export is replaced
+    keras.utils.set_random_seed(1)
+    build_keras_example_cnn().save(model)
     renewed = runtimes.load_predictor(model, check_images=images())
     assert "exported model.tflite now" in renewed.reason
     # without the faster packages: keras, and the reason says how to install them
@@ -194,3 +200,146 @@ def test_unknown_runtime_and_format_are_refused(run):
     with pytest.raises(ValueError, match="format must be one of litert, onnx"):
         export.export_model(keras.models.load_model(run / "model.keras"), run / "m.x", "coreml")
     assert export.main([str(run / "missing"), "--format", "onnx"]) == 2
+
+
+# --------------------------------------------------------------------------- which file is run
+
+
+def tiny_model(input_shape=(28, 28, 1), activation="softmax", seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(input_shape)
+    dense = keras.layers.Dense(10, activation=activation)
+    return keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+
+
+def digit_picture(folder):
+    from PIL import Image
+
+    ink = np.zeros((40, 40), dtype=np.uint8)
+    ink[8:32, 18:22] = 255
+    Image.fromarray(ink).save(folder / "digit.png")
+    return folder / "digit.png"
+
+
+@needs_litert
+def test_an_export_records_the_checksums_of_the_model_and_of_itself(run):
+    import hashlib
+
+    export.export_and_check(run, "litert", x=images())
+    record = (run / "model.tflite.sha256").read_text().splitlines()
+    sums = {
+        name: hashlib.sha256((run / name).read_bytes()).hexdigest()
+        for name in ("model.keras", "model.tflite")
+    }
+    assert record == [
+        f"{sums['model.keras']}  model.keras",
+        f"{sums['model.tflite']}  model.tflite",
+    ]
+    # an export written by hand is not checked: the record goes, the copy is not trusted
+    export.export_model(tiny_model(), run / "model.tflite", "litert")
+    assert not (run / "model.tflite.sha256").exists()
+    assert (
+        "exported model.tflite now"
+        in runtimes.load_predictor(run / "model.keras", "litert", check_images=images()).reason
+    )
+
+
+@needs_litert
+@pytest.mark.parametrize("case", ["truncated", "missing", "refused .h5", "a folder"])
+def test_predict_opens_the_model_it_is_given_whatever_export_lies_beside_it(
+    run, tmp_path, capsys, case
+):
+    """An old, checked model.tflite beside a model file that cannot be used is no answer."""
+    export.export_and_check(run, "litert", x=images())
+    model = run / "model.keras"
+    good = model.read_bytes()
+    if case == "truncated":
+        model.write_bytes(good[: len(good) // 2])
+        message = "not a valid Keras model file"
+    elif case == "missing":
+        model.unlink()
+        message = "no such model file"
+    elif case == "refused .h5":
+        model = run / "model.h5"
+        keras.models.load_model(run / "model.keras").save(model)
+        message = "legacy HDF5"
+    else:
+        model.unlink()
+        model.mkdir()
+        message = "is a folder"
+    if model.is_file():
+        os.utime(model, (1, 1))  # older than the export: a date proves nothing
+    with pytest.raises((ModelFileError, FileNotFoundError), match=message):
+        runtimes.load_predictor(model)
+    assert predict_main([str(digit_picture(tmp_path)), "--model", str(model)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+
+
+@needs_litert
+def test_another_model_in_the_same_place_gets_its_own_export(run):
+    export.export_and_check(run, "litert", x=images())
+    model = run / "model.keras"
+    tiny_model(seed=1).save(model)  # copied over the trained one, say, keeping an old date
+    os.utime(model, (1, 1))
+    predictor = runtimes.load_predictor(model, "litert", check_images=images())
+    assert "exported model.tflite now" in predictor.reason
+    expected = Predictor(keras.models.load_model(model)).predict_batches(images())
+    np.testing.assert_allclose(predictor.predict_batches(images()), expected, atol=1e-5)
+
+
+@needs_litert
+def test_a_damaged_export_is_never_used_and_never_answers(run, tmp_path):
+    export.export_and_check(run, "litert", x=images())
+    damaged = bytearray((run / "model.tflite").read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 64] = b"\xff" * 64  # NaN weights, say
+    (run / "model.tflite").write_bytes(bytes(damaged))
+    # its record no longer matches: exported again from the model
+    predictor = runtimes.load_predictor(run / "model.keras", "litert", check_images=images())
+    assert "exported model.tflite now" in predictor.reason
+    assert np.isfinite(predictor(images())).all()
+    # run directly, the damaged copy is refused, naming the file
+    (tmp_path / "damaged.tflite").write_bytes(bytes(damaged))
+    with pytest.raises(ModelOutputError, match="NaN or infinite outputs") as refused:
+        runtimes.LiteRTPredictor(tmp_path / "damaged.tflite")(images(3))
+    assert str(tmp_path / "damaged.tflite") in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("runtime", "suffix"),
+    [pytest.param("litert", ".tflite", marks=needs_litert), ("onnx", ".onnx")],
+)
+def test_every_runtime_refuses_outputs_that_are_not_probabilities(tmp_path, runtime, suffix):
+    path = export.export_model(tiny_model(activation=None), tmp_path / f"m{suffix}", runtime)
+    cls = runtimes.LiteRTPredictor if runtime == "litert" else runtimes.OnnxPredictor
+    with pytest.raises(ModelOutputError, match="not probabilities.*softmax") as refused:
+        cls(path)(images(2))
+    assert str(path) in str(refused.value)
+    with pytest.raises(ModelOutputError):
+        cls(path).predict_batches(images(5), batch_size=2)
+
+
+@pytest.mark.parametrize(
+    ("runtime", "suffix"),
+    [pytest.param("litert", ".tflite", marks=needs_litert), ("onnx", ".onnx")],
+)
+def test_every_runtime_refuses_a_model_for_other_images(tmp_path, runtime, suffix):
+    path = tmp_path / f"m{suffix}"
+    model = tiny_model((32, 32, 1))
+    model(np.zeros((1, 32, 32, 1), dtype="float32"))  # a model is exported once called
+    model.export(str(path), format=runtime, verbose=False)
+    cls = runtimes.LiteRTPredictor if runtime == "litert" else runtimes.OnnxPredictor
+    with pytest.raises(ModelFileError, match=r"takes images of shape \(32, 32, 1\)"):
+        cls(path)
+
+
+def test_export_refuses_a_model_without_softmax_before_needing_mnist(tmp_path, capsys):
+    path = tmp_path / "logits.keras"
+    tiny_model(activation=None).save(path)
+    with pytest.raises(ModelOutputError, match="not probabilities"):
+        export.export_and_check(path, "onnx")
+    assert export.main([str(path), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert f"export: {path}: the model's outputs are not probabilities" in err
+    assert not list(tmp_path.glob("logits.onnx*"))
