@@ -10,7 +10,9 @@ A grid is a small YAML file (``sweeps/example_grid.yaml`` ships with the course)
       n_train: [2000, 6000]
 
 Every key of ``fixed`` and ``grid`` must be a parameter of the notebook's ``parameters`` cell
-(a misspelt one is refused before anything runs).
+(a misspelt one is refused before anything runs), every value a single plain value (text, a
+number, true/false or null), and a grid makes at most :data:`MAX_COMBINATIONS` runs. The file
+is read as plain YAML (``files.read_yaml``: no tags, anchors or aliases, at most 64 KiB).
 
 From a terminal: ``python -m mnist_helpers.sweep sweeps/example_grid.yaml``; from a notebook:
 ``run_sweep("sweeps/example_grid.yaml")``. Each combination is executed with papermill
@@ -21,7 +23,8 @@ new names.
 
 **Where the runs execute.** On a Dask cluster (``distributed``): by default one this
 command starts on your machine for the sweep and stops at the end, running
-:func:`runs_at_once` combinations at a time; with ``--scheduler tcp://HOST:8786`` (or the
+:func:`runs_at_once` combinations at a time, listening on 127.0.0.1 only (its dashboard too,
+unless ``--dashboard HOST:PORT`` says otherwise); with ``--scheduler tcp://HOST:8786`` (or the
 ``DASK_SCHEDULER_ADDRESS`` variable) on a cluster that is already running, e.g. a teacher's
 ``dask scheduler`` and a ``dask worker`` on each lab machine (docs/teaching.md, "A sweep
 across the classroom"). Either way a worker runs its combination in a temporary folder of
@@ -47,8 +50,10 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 import re
+import reprlib
 import secrets
 import shutil
 import sys
@@ -59,7 +64,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from mnist_helpers.files import PARTIAL, atomic_path, write_bytes_atomic, write_text_atomic
+from mnist_helpers.files import (
+    PARTIAL,
+    atomic_path,
+    read_yaml,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from mnist_helpers.paths import project_root, runs_dir
 
 NOTEBOOK = "03_training.ipynb"
@@ -97,33 +108,59 @@ ALLOWED_FAILURES = 2
 CONNECT_TIMEOUT = 10
 #: The Dask event topic on which workers say which combination they started.
 TOPIC = "mnist-sweep"
+#: The most combinations a grid may make: each is a training run, and a class's sweep is
+#: tens of them. A grid beyond it is refused before its combinations are made.
+MAX_COMBINATIONS = 1000
+#: The longest sweep name (it begins every run's name and names the results table).
+MAX_NAME_LENGTH = 80
+#: Where the dashboard of the cluster a sweep starts listens: this machine only, on a free
+#: port (never "8787 is already in use"). ``--dashboard HOST:PORT`` moves it.
+DASHBOARD = "127.0.0.1:0"
 
 
 def load_grid(path: str | Path) -> dict:
     """Read and check a grid file; return ``{"name", "fixed", "grid"}``.
 
     Raises:
-        ValueError: the file is not a mapping, has unknown keys, a grid entry is not a
-            non-empty list or lists a value twice, or a parameter is both fixed and in the
-            grid; the message says what to write instead. (Whether each key is a parameter
-            of the notebook is checked by ``check_parameters``.)
+        ValueError: the file cannot be read as plain YAML (see ``files.read_yaml``), is not
+            a mapping, has unknown keys, a value is not a single plain value, a grid entry
+            is not a non-empty list or lists a value twice, a parameter is both fixed and in
+            the grid, or the grid makes more than :data:`MAX_COMBINATIONS` runs; the message
+            says what to write instead. (Whether each key is a parameter of the notebook is
+            checked by ``check_parameters``.)
     """
-    import yaml
-
     path = Path(path)
-    spec = yaml.safe_load(path.read_text()) or {}
+    spec = read_yaml(path, "grid file")
+    if spec is None:
+        raise ValueError(
+            f"{path} is empty; a grid file holds name, fixed and grid, "
+            "like sweeps/example_grid.yaml"
+        )
     if not isinstance(spec, dict):
-        raise ValueError(f"{path}: a grid file holds a mapping with name, fixed and grid")
+        raise ValueError(
+            f"{path}: a grid file holds a mapping with name, fixed and grid (like "
+            f"sweeps/example_grid.yaml), not a {type(spec).__name__}"
+        )
     unknown = set(spec) - {"name", "fixed", "grid"}
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: name, fixed, grid")
+        raise ValueError(
+            f"{path}: unknown key(s) {sorted(unknown, key=str)}; allowed: name, fixed, grid"
+        )
     name = str(spec.get("name") or path.stem)
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-        raise ValueError(f"{path}: name must be letters, digits, '.', '_' or '-', got {name!r}")
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or len(name) > MAX_NAME_LENGTH:
+        raise ValueError(
+            f"{path}: name must be letters, digits, '.', '_' or '-', at most "
+            f"{MAX_NAME_LENGTH} of them, got {reprlib.repr(name)}"
+        )
     fixed = spec.get("fixed") or {}
     grid = spec.get("grid") or {}
     if not isinstance(fixed, dict) or not isinstance(grid, dict) or not grid:
         raise ValueError(f"{path}: 'fixed' must be a mapping and 'grid' a non-empty mapping")
+    for key in (*fixed, *grid):
+        if not isinstance(key, str):
+            raise ValueError(f"{path}: {key!r} is not a parameter name; write one such as seed")
+    for key, value in fixed.items():
+        _check_plain(value, f"{path}: fixed {key!r}", "; values to try in turn go in 'grid'")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ValueError(
@@ -131,6 +168,7 @@ def load_grid(path: str | Path) -> dict:
             )
         seen = set()
         for value in values:
+            _check_plain(value, f"{path}: grid entry {key!r}")
             if _canonical(value) in seen:
                 raise ValueError(
                     f"{path}: grid entry {key!r} lists {value!r} twice; list each value once"
@@ -143,7 +181,24 @@ def load_grid(path: str | Path) -> dict:
         raise ValueError(
             f"{path}: {both} set in both 'fixed' and 'grid'; keep each parameter in one of them"
         )
+    lengths = [len(values) for values in grid.values()]  # counted, not built
+    if math.prod(lengths) > MAX_COMBINATIONS:
+        raise ValueError(
+            f"{path}: the grid makes {math.prod(lengths):,} combinations "
+            f"({' x '.join(map(str, lengths))} values), more than the {MAX_COMBINATIONS:,} "
+            "a sweep runs (each is a training run); list fewer values, or move a parameter "
+            "to 'fixed'"
+        )
     return {"name": name, "fixed": fixed, "grid": grid}
+
+
+def _check_plain(value: object, where: str, hint: str = "") -> None:
+    """Refuse a parameter value that 03's parameters cell could not take as it is."""
+    if not isinstance(value, str | int | float | bool | None):
+        raise ValueError(
+            f"{where}: {reprlib.repr(value)} must be a single value (text, a number, "
+            f"true/false or null){hint}"
+        )
 
 
 def check_parameters(spec: dict, notebook: str | Path, source: str | Path = "grid") -> None:
@@ -310,7 +365,25 @@ def store_run(run: Path, result: dict, parameters: dict) -> None:
     The files go to a new folder beside ``run`` that then replaces it, so ``run`` never
     mixes files of two runs (an old ``metrics.json`` beside a failed notebook) and is never
     half-written. A finished run gets its ``sweep_params.json`` last.
+
+    Raises:
+        ValueError: a file is not named by a plain relative path inside the run's folder
+            (``figures/a.png``; not ``../x``, ``/x`` or ``a//b``), or its content is not
+            bytes; nothing is written then.
     """
+    for relative, data in result["files"].items():
+        parts = relative.split("/") if isinstance(relative, str) else [""]
+        if any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in parts):
+            raise ValueError(
+                f"a worker's result names the file {reprlib.repr(relative)}, which is not "
+                "inside the run's folder (only plain relative paths such as figures/a.png); "
+                "nothing of this run was stored"
+            )
+        if not isinstance(data, bytes):
+            raise ValueError(
+                f"a worker's result gives {type(data).__name__}, not bytes, for "
+                f"{relative!r}; nothing of this run was stored"
+            )
     run.parent.mkdir(parents=True, exist_ok=True)
     staging = run.parent / f".{run.name}.{secrets.token_hex(4)}{PARTIAL}"
     staging.mkdir()
@@ -383,12 +456,14 @@ class Progress:
         self._bar.close()
 
 
-def connect(scheduler: str | None = None, workers: int | None = None):
+def connect(scheduler: str | None = None, workers: int | None = None, dashboard: str | None = None):
     """A Dask client for a sweep, and the local cluster it started (or ``None``).
 
     ``scheduler``: the address of a running scheduler (``tcp://HOST:8786``), else the
     ``DASK_SCHEDULER_ADDRESS`` variable; with neither, a cluster on this machine with
-    ``workers`` workers (:func:`runs_at_once` by default), one run each, started here.
+    ``workers`` workers (:func:`runs_at_once` by default), one run each, started here. That
+    cluster listens on 127.0.0.1 only, its dashboard too unless ``dashboard`` (``HOST:PORT``)
+    puts it elsewhere.
 
     Raises:
         ConnectionError: no scheduler answers at the address within
@@ -410,14 +485,26 @@ def connect(scheduler: str | None = None, workers: int | None = None):
                 "port (8786 by default) is open to this one; or leave out --scheduler "
                 "(and unset DASK_SCHEDULER_ADDRESS) to run on this machine"
             ) from None
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-        cluster = LocalCluster(
-            n_workers=workers or runs_at_once(),
-            threads_per_worker=1,  # one run per worker; the run's kernel uses the cores
-            processes=True,
-            dashboard_address=":0",  # no fixed port: never "8787 is already in use"
-            silence_logs=logging.ERROR,
+    try:
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            cluster = LocalCluster(
+                n_workers=workers or runs_at_once(),
+                threads_per_worker=1,  # one run per worker; the run's kernel uses the cores
+                processes=True,
+                host="127.0.0.1",  # the scheduler and the workers: this machine only
+                dashboard_address=dashboard or DASHBOARD,
+                silence_logs=logging.ERROR,
+            )
+    except (OSError, RuntimeError) as err:  # e.g. a --dashboard host that is not this machine
+        hint = (
+            f"; --dashboard {dashboard} must name an address of this machine (127.0.0.1, or "
+            "0.0.0.0 for all of them) and a port"
+            if dashboard
+            else ""
         )
+        raise ConnectionError(
+            f"cannot start a Dask cluster on this machine ({err}){hint}"
+        ) from None
     return Client(cluster), cluster
 
 
@@ -426,12 +513,15 @@ def run_sweep(
     notebook: str | Path | None = None,
     scheduler=None,
     workers: int | None = None,
+    dashboard: str | None = None,
 ) -> pd.DataFrame:
     """Run every combination of ``grid_file`` not already done; return the results table.
 
     ``scheduler``: where to run: ``None`` for a cluster on this machine with ``workers``
     workers (:func:`runs_at_once` by default), an address (``"tcp://10.0.0.5:8786"``) of a
-    running Dask scheduler, or a ``distributed.Client`` you made (left open).
+    running Dask scheduler, or a ``distributed.Client`` you made (left open). ``dashboard``:
+    where that cluster's dashboard listens, ``HOST:PORT`` (default: this machine only;
+    ``"0.0.0.0:8787"`` opens it to the network, without a login).
 
     The table has one row per combination, in the grid's order: ``run_name``, its
     settings, ``status`` (``done``, ``skipped`` when an earlier sweep finished it with the
@@ -443,12 +533,14 @@ def run_sweep(
     end.
 
     Raises:
-        ValueError: the grid file is wrong (see ``load_grid``) or names a parameter the
-            notebook does not take; nothing has run then.
+        ValueError: the grid file is wrong (see ``load_grid``), names a parameter the
+            notebook does not take, or ``workers`` or ``dashboard`` is wrong or given with
+            a ``scheduler``; nothing has run then.
         ConnectionError: the scheduler cannot be reached (see :func:`connect`).
 
     Taught in 05.
     """
+    _check_cluster_options(scheduler, workers, dashboard)
     spec = load_grid(grid_file)
     notebook = Path(notebook or project_root() / "notebooks" / NOTEBOOK)
     check_parameters(spec, notebook, grid_file)
@@ -470,7 +562,8 @@ def run_sweep(
     progress = Progress(len(rows), skipped=len(rows) - len(todo))
     try:
         if todo:
-            _run_on_dask(notebook, todo, rows, scheduler, workers, progress, spec["name"], keys)
+            options = (scheduler, workers, dashboard)
+            _run_on_dask(notebook, todo, rows, options, progress, spec["name"], keys)
     finally:
         progress.close()
     table = pd.DataFrame(rows)
@@ -478,15 +571,45 @@ def run_sweep(
     return table
 
 
-def _run_on_dask(notebook, todo, rows, scheduler, workers, progress, name, keys) -> None:
-    """Submit ``todo`` to Dask, store each result as it comes and fill its row of ``rows``."""
+def _check_cluster_options(scheduler, workers: int | None, dashboard: str | None) -> None:
+    """Refuse ``workers`` or ``dashboard`` with a wrong value, or with a running scheduler
+    (they are for the cluster a sweep starts here)."""
+    remote = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    for option, value in (("--workers", workers), ("--dashboard", dashboard)):
+        if remote and value is not None:
+            raise ValueError(
+                f"{option} is for the cluster a sweep starts on this machine, not for the "
+                f"scheduler at {remote}: leave it out (a `dask worker` has its own --nworkers, "
+                "a `dask scheduler` its own --dashboard-address)"
+            )
+    cores = os.cpu_count() or 1
+    if workers is not None and (type(workers) is not int or not 1 <= workers <= cores):
+        raise ValueError(
+            f"--workers must be between 1 and {cores} (this machine's cores), got {workers!r}"
+        )
+    address = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", str(dashboard))
+    if dashboard is not None and (not address or int(address.group(2)) > 65535):
+        raise ValueError(
+            f"--dashboard must be HOST:PORT, e.g. 127.0.0.1:8787 (this machine only) or "
+            f"0.0.0.0:8787 (every network this machine is on), got {dashboard!r}"
+        )
+
+
+def _run_on_dask(notebook, todo, rows, cluster_options, progress, name, keys) -> None:
+    """Submit ``todo`` to Dask, store each result as it comes and fill its row of ``rows``.
+
+    ``cluster_options``: ``(scheduler, workers, dashboard)``, as :func:`run_sweep` takes them.
+    """
     from distributed import Client, as_completed
 
+    scheduler = cluster_options[0]
     ours = not isinstance(scheduler, Client)  # a client we make, we close
-    client, cluster = connect(scheduler, workers) if ours else (scheduler, None)
+    client, cluster = connect(*cluster_options) if ours else (scheduler, None)
     notebook_text = notebook.read_text()
     futures = {}
     try:
+        if cluster is not None:
+            progress.say(f"Dask dashboard: {cluster.dashboard_link}")
         client.subscribe_topic(TOPIC, progress.event)
         if not client.scheduler_info().get("workers"):
             progress.say(f"no worker has joined {client.scheduler.address} yet: waiting for one")
@@ -502,14 +625,19 @@ def _run_on_dask(notebook, todo, rows, scheduler, workers, progress, name, keys)
             except Exception as err:  # the task itself failed: e.g. its workers all died
                 result = {"status": "failed", "error": _task_error_text(err), "files": {}}
             future.release()  # the worker may forget the files now
+            run = runs_dir() / run_name
+            stored = False
+            if result["files"]:
+                try:
+                    store_run(run, result, parameters)
+                    stored = True
+                except ValueError as err:  # a file named outside the run's folder
+                    result = {**result, "status": "failed", "error": str(err)}
+            if not stored:  # at least no record may say this run is finished
+                (run / PARAMS_FILE).unlink(missing_ok=True)
             row = rows[index]
             row.update(status=result["status"], error=result["error"])
             row["worker"] = result.get("worker", "")
-            run = runs_dir() / run_name
-            if result["files"]:
-                store_run(run, result, parameters)
-            else:  # nothing came back: at least no record may say this run is finished
-                (run / PARAMS_FILE).unlink(missing_ok=True)
             if result["status"] == "done":
                 _add_metrics(row, run)
             progress.finished(run_name, row)
@@ -577,11 +705,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help=f"runs at once on this machine's cluster (default: {runs_at_once()} here)",
     )
+    parser.add_argument(
+        "--dashboard",
+        metavar="HOST:PORT",
+        help="where this machine's cluster serves its Dask dashboard (default: 127.0.0.1 "
+        "on a free port, this machine only); 0.0.0.0:8787 opens it to every network, "
+        "without a login",
+    )
     args = parser.parse_args(argv)
-    if args.workers is not None and args.workers < 1:
-        parser.error(f"--workers must be at least 1, got {args.workers}")
     try:
-        table = run_sweep(args.grid, scheduler=args.scheduler, workers=args.workers)
+        table = run_sweep(
+            args.grid, scheduler=args.scheduler, workers=args.workers, dashboard=args.dashboard
+        )
     except (OSError, ValueError) as err:
         print(f"sweep: {err}", file=sys.stderr)
         return 2

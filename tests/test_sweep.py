@@ -71,7 +71,11 @@ def dask_cluster():
     from distributed import LocalCluster
 
     cluster = LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        dashboard_address="127.0.0.1:0",  # like the sweep's own: nothing open to the network
+        worker_dashboard_address="127.0.0.1:0",
     )
     yield cluster
     cluster.close()
@@ -87,7 +91,7 @@ def fake(tmp_path, monkeypatch, dask_cluster):
     monkeypatch.setattr(course, "execute_notebook", notebook)
     clients = []
 
-    def connect(scheduler=None, workers=None):
+    def connect(scheduler=None, workers=None, dashboard=None):
         from distributed import Client
 
         clients.append(Client(dask_cluster))
@@ -167,6 +171,102 @@ def test_unknown_parameters_are_refused_before_anything_runs(tmp_path, fake, cap
     assert not (tmp_path / "runs").exists()
     assert sweep.main([str(grid)]) == 2
     assert "not parameter(s) of 03_training.ipynb" in capsys.readouterr().err
+
+
+#: A billion laughs in a `fixed` value: a few hundred bytes of aliases that expand to 9**9 items.
+ALIAS_BOMB = (
+    "name: x\nfixed:\n  architecture:\n    a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    + "".join(f"    a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    + "grid: {seed: [1]}\n"
+)
+
+
+def _grid_of(lengths: list[int]) -> str:
+    """A grid with one entry per length, each listing that many values."""
+    keys = ["seed", "epochs", "batch_size", "learning_rate", "n_train"]
+    lines = [f"  {key}: {list(range(1, n + 1))}" for key, n in zip(keys, lengths, strict=False)]
+    return "name: x\ngrid:\n" + "\n".join(lines) + "\n"
+
+
+def test_a_grid_of_too_many_runs_is_refused_before_it_is_built(tmp_path, monkeypatch, capsys):
+    """11**5 = 161,051 runs (a typo away from 11 values of 2): counted, never built."""
+    grid = write(tmp_path, _grid_of([11] * 5))
+    with pytest.raises(ValueError, match=r"makes 161,051 combinations \(11 x 11 x 11 x 11 x 11"):
+        sweep.load_grid(grid)
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr(sweep, "combinations", lambda grid: pytest.fail("built the grid"))
+    assert sweep.main([str(grid)]) == 2
+    err = capsys.readouterr().err
+    assert f"more than the {sweep.MAX_COMBINATIONS:,}" in err and "list fewer values" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_grid_at_the_limit_is_accepted(tmp_path):
+    assert sweep.MAX_COMBINATIONS == 1000  # tens of runs for a class; a thousand at most
+    spec = sweep.load_grid(write(tmp_path, _grid_of([10, 10, 10])))
+    assert len(sweep.combinations(spec["grid"])) == sweep.MAX_COMBINATIONS
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    assert len(ALIAS_BOMB) < 700
+    with pytest.raises(ValueError, match=r"grid\.yaml: line 4: anchors .* are not allowed"):
+        sweep.load_grid(write(tmp_path, ALIAS_BOMB))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\nfixed: {architecture: {a: 1}}\ngrid: {seed: [1]}\n", "fixed 'architecture'"),
+        ("name: x\nfixed: {seed: [1, 2]}\ngrid: {epochs: [1]}\n", "fixed 'seed'"),
+        ("name: x\nfixed: {seed: 2024-01-01}\ngrid: {epochs: [1]}\n", "fixed 'seed'"),
+        ("name: x\ngrid: {seed: [[1, 2], 3]}\n", r"grid entry 'seed': \[1, 2\]"),
+        ("name: x\ngrid: {seed: [1, {a: 2}]}\n", r"grid entry 'seed': \{'a': 2\}"),
+    ],
+)
+def test_parameters_are_single_plain_values(tmp_path, text, message):
+    """What 03's parameters cell takes: text, a number, true/false or null, nothing nested."""
+    with pytest.raises(ValueError, match=message) as error:
+        sweep.load_grid(write(tmp_path, text))
+    assert "must be a single value (text, a number, true/false or null)" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.yaml", "cannot read the grid file"),
+        (lambda d: d, "it is not a file"),
+        (lambda d: write(d, ""), "grid.yaml is empty"),
+        (lambda d: write(d, "- 1\n- 2\n"), "holds a mapping"),
+        (lambda d: write(d, "name: x\ngrid: {seed: [1, 2]\n"), "grid.yaml: line 3"),
+        (lambda d: write(d, "name: x\ngrid:\n\tseed: [1]\n"), "grid.yaml: line 3"),
+        (
+            lambda d: write(d, "name: x\nfixed: {seed: !!python/object/apply:os.system [id]}\n"),
+            "grid.yaml: line 2",
+        ),
+        (lambda d: write(d, "name: x\nfixed: {seed: !custom 1}\n"), "grid.yaml: line 2"),
+        (lambda d: write(d, ALIAS_BOMB), "anchors (&name) and aliases (*name) are not allowed"),
+        (lambda d: write(d, "1: a\nfoo: b\n"), "unknown key(s) [1, 'foo']"),
+        (lambda d: write(d, f"name: {'x' * 200}\ngrid: {{seed: [1]}}\n"), "at most 80"),
+        (lambda d: write(d, _grid_of([11] * 5)), "makes 161,051 combinations"),
+    ],
+)
+def test_careless_grid_files_get_a_message_and_exit_2(tmp_path, monkeypatch, capsys, make, message):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    assert sweep.main([str(make(tmp_path))]) == 2
+    out, err = capsys.readouterr()
+    assert message in err and "Traceback" not in err + out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bytes_that_are_not_text_and_huge_files_are_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"name: x\ngrid: {seed: [1]}\n\xff\xfe\n")
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("name: x\ngrid: {seed: [1]}\n" + "# padding\n" * 100_000)
+    for path, message in ((binary, "not UTF-8"), (huge, "more than the 65,536 allowed")):
+        assert sweep.main([str(path)]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_example_grid_is_valid():
@@ -281,6 +381,43 @@ def test_a_failed_run_keeps_its_notebook_and_no_record(tmp_path):
     assert [p.name for p in run.iterdir()] == [sweep.NOTEBOOK]
 
 
+@pytest.mark.parametrize(
+    "bad",
+    ["../escaped.txt", "figures/../../escaped.txt", "/tmp/escaped.txt", "", ".", "a//b", "a\\b"],
+)
+def test_a_result_naming_a_file_outside_its_run_folder_writes_nothing(tmp_path, bad):
+    """A worker's result only names files inside the run's folder, as plain relative paths."""
+    run = tmp_path / "runs" / "r"
+    result = {"status": "done", "files": {"metrics.json": b"{}", bad: b"x"}}
+    with pytest.raises(ValueError, match=re.escape(f"{bad!r}")) as error:
+        sweep.store_run(run, result, {"seed": 1})
+    assert "inside the run's folder" in str(error.value)
+    assert [p.name for p in tmp_path.rglob("*")] == []  # nothing written, anywhere
+    assert not Path("/tmp/escaped.txt").exists()
+
+
+def test_a_sweep_refuses_a_result_with_a_path_outside_and_goes_on(tmp_path, fake, monkeypatch):
+    """A worker (another version of the course, say) sends `../`: that row fails, the
+    others are stored, and nothing lands outside the run folders."""
+    real = sweep.run_combination
+
+    def escaping(notebook_text, notebook_name, run_name, parameters):
+        result = real(notebook_text, notebook_name, run_name, parameters)
+        if parameters["seed"] == 1:
+            result["files"]["../../escaped.txt"] = b"x"
+        return result
+
+    monkeypatch.setattr(sweep, "run_combination", escaping)
+    grid = write(tmp_path, "name: t\ngrid:\n  seed: [1, 2]\n")
+    table = sweep.run_sweep(grid)
+    assert table["status"].tolist() == ["failed", "done"]
+    assert "'../../escaped.txt'" in table.loc[0, "error"]
+    assert "nothing of this run was stored" in table.loc[0, "error"]
+    assert not (tmp_path / "runs" / table.loc[0, "run_name"]).exists()
+    assert (tmp_path / "runs" / table.loc[1, "run_name"] / "metrics.json").is_file()
+    assert not list(tmp_path.rglob("escaped.txt"))
+
+
 def test_a_task_that_fails_on_the_worker_is_a_failed_row(tmp_path, fake, monkeypatch):
     """Not the notebook failing: the task itself (a worker without the course, say)."""
 
@@ -362,6 +499,86 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(
     assert f"no Dask scheduler answers at {address} within 2 s" in err
     assert "dask scheduler" in err and "leave out --scheduler" in err
     assert not (tmp_path / "runs").exists()  # nothing ran, nothing was written
+
+
+def _listening(process) -> list:
+    """The addresses that ``process`` and its children listen on, as ``(ip, port)``."""
+    import psutil
+
+    found = []
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            connections = member.net_connections(kind="inet")
+        except psutil.NoSuchProcess:  # gone meanwhile
+            continue
+        found += [c.laddr[:2] for c in connections if c.status == psutil.CONN_LISTEN]
+    return found
+
+
+def test_the_local_cluster_listens_on_this_machine_only():
+    """The cluster a sweep starts (scheduler, workers, dashboard) is not reachable from the
+    network: its dashboard shows workers, logs and call stacks to anyone, without a login."""
+    import psutil
+
+    before = set(_listening(psutil.Process()))  # other tests' servers, if any
+    client, cluster = sweep.connect(workers=1)
+    try:
+        listening = set(_listening(psutil.Process())) - before
+        assert cluster.dashboard_link.startswith("http://127.0.0.1:")
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+    finally:
+        client.close()
+        cluster.close()
+    dashboard_port = int(cluster.dashboard_link.split(":")[2].split("/")[0])
+    assert dashboard_port in [port for _, port in listening]
+    assert {ip for ip, _ in listening} == {"127.0.0.1"}, listening
+
+
+def test_the_dashboard_is_exposed_only_when_asked(tmp_path, monkeypatch, capsys):
+    asked = []
+
+    def connect(*args):
+        asked.append(args)
+        raise ConnectionError("no cluster in this test")
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr(sweep, "connect", connect)
+    grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
+    argv = [str(grid), "--scheduler", "tcp://10.0.0.5:8786", "--dashboard", "0.0.0.0:8787"]
+    assert sweep.main(argv) == 2
+    assert "--dashboard is for the cluster a sweep starts" in capsys.readouterr().err
+    assert sweep.main([str(grid), "--scheduler", "tcp://10.0.0.5:8786", "--workers", "2"]) == 2
+    assert "--workers is for the cluster a sweep starts" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--dashboard must be HOST:PORT"):
+        sweep.run_sweep(grid, dashboard="8787")
+    assert asked == []
+    assert sweep.main([str(grid), "--dashboard", "0.0.0.0:8787"]) == 2
+    assert asked == [(None, None, "0.0.0.0:8787")]
+
+
+def test_a_dashboard_address_of_another_machine_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    import psutil
+
+    ours = {a.address for nic in psutil.net_if_addrs().values() for a in nic}
+    # an address kept for documentation (RFC 5737) that this machine does not have
+    other = next(ip for ip in ("192.0.2.1", "198.51.100.1", "203.0.113.1") if ip not in ours)
+    grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
+    assert sweep.main([str(grid), "--dashboard", f"{other}:8787"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot start a Dask cluster on this machine" in err
+    assert f"--dashboard {other}:8787 must name an address of this machine" in err
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "100000"])
+def test_workers_beyond_this_machine_are_refused(tmp_path, monkeypatch, capsys, workers):
+    import os
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr(sweep, "connect", lambda *args: pytest.fail("started a cluster"))
+    grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
+    assert sweep.main([str(grid), "--workers", workers]) == 2
+    assert f"--workers must be between 1 and {os.cpu_count()}" in capsys.readouterr().err
 
 
 def _start(command: list, log: Path, **kwargs):
