@@ -36,14 +36,17 @@ class ImageError(ValueError):
 def load_image(path: str | Path) -> np.ndarray:
     """Read an image file into a float array in [0, 1]: ``(h, w)``, ``(h, w, 3)`` or ``(h, w, 4)``.
 
-    Any format Pillow reads is accepted (PNG, JPEG, GIF, BMP, WebP, ...). The image is turned
-    upright as the camera's EXIF orientation tag says (phone photos are often stored on their
-    side), and transparency is kept as an alpha channel whatever form it takes: RGBA, grey
-    with alpha, or a palette (GIF, small PNGs) with a transparent colour. Large images are
-    reduced to at most ``WORKING_SIZE`` pixels on the long side.
+    Any format Pillow reads is accepted (PNG, JPEG, GIF, BMP, WebP, TIFF, ...). The image is
+    turned upright as the camera's EXIF orientation tag says (phone photos are often stored on
+    their side), and transparency is kept as an alpha channel whatever form it takes: RGBA,
+    grey with alpha, or a palette (GIF, small PNGs) with a transparent colour. Grey images of
+    more than 8 bits (16-bit scans, 32-bit integers or floats) are scaled by their own range:
+    their darkest pixel becomes 0, their brightest 1. Large images are reduced to at most
+    ``WORKING_SIZE`` pixels on the long side.
 
     Raises:
-        ImageError: the file is missing, not an image Pillow can read, empty, or too large.
+        ImageError: the file is missing, not an image Pillow can read, empty, too large, or
+            has NaN pixels.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -65,6 +68,8 @@ def load_image(path: str | Path) -> np.ndarray:
             if {"A", "a"} & set(image.getbands()) or "transparency" in image.info:
                 if image.mode != "RGBA":  # e.g. a palette with a transparent colour
                     image = image.convert("RGBA")
+            elif image.mode in DEEP_GREY_MODES:
+                return _scaled_by_range(path, image.convert("F"))
             elif image.mode not in ("L", "RGB"):
                 image = image.convert("RGB")
             if max(image.size) > WORKING_SIZE:
@@ -72,6 +77,25 @@ def load_image(path: str | Path) -> np.ndarray:
             return np.asarray(image, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as err:
         raise ImageError(f"{path}: not an image Pillow can read ({err})") from err
+
+
+#: Pillow's modes of grey images deeper than 8 bits: 16-bit (three byte orders), 32-bit integer
+#: and 32-bit float. Converted to 8 bits as Pillow does, values above 255 would all be white.
+DEEP_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def _scaled_by_range(path: Path, image) -> np.ndarray:
+    """A deep grey (mode ``F``) image as floats, its darkest pixel 0 and its brightest 1."""
+    if max(image.size) > WORKING_SIZE:
+        image.thumbnail((WORKING_SIZE, WORKING_SIZE))
+    values = np.asarray(image, dtype=np.float32)
+    bad = int((~np.isfinite(values)).sum())
+    if bad:
+        raise ImageError(f"{path}: {bad} pixel values are NaN or infinite; save the image again")
+    low, high = float(values.min()), float(values.max())
+    if high == low:  # one flat colour: blank, as ink_on_black will say
+        return np.zeros_like(values)
+    return (values - low) / (high - low)
 
 
 def to_grayscale(image: np.ndarray) -> np.ndarray:

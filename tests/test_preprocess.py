@@ -227,3 +227,48 @@ def test_photos_are_turned_upright_as_their_exif_orientation_says(
     assert np.ptp(rows) > np.ptp(cols)  # tall, as a 7 is
     # the same input as the upright file (any wrong turn or flip differs by 1.0 somewhere)
     assert np.abs(result - mnist_like(plain)).max() < (1e-6 if suffix == ".png" else 0.05)
+
+
+def a_three_on_paper(height: int = 90, width: int = 70) -> np.ndarray:
+    """An 8-bit scan of a rough '3' (three bars and a right side), dark ink on light paper."""
+    page = np.full((height, width), 230, dtype=np.uint8)
+    for top in (15, 42, 68):
+        page[top : top + 7, 15:55] = 20
+    page[15:75, 48:55] = 20
+    return page
+
+
+@pytest.mark.parametrize(
+    ("mode", "suffix", "dtype", "black", "step"),
+    [
+        ("I;16", ".png", np.uint16, 1000, 200),  # a 16-bit scan whose black is not 0
+        ("I;16", ".png", np.uint16, 40, 16),  # a 12-bit scan stored in 16 bits
+        ("I", ".tif", np.int32, -70_000, 900),  # 32-bit integers
+        ("F", ".tif", np.float32, -3.5, 0.01),  # 32-bit floats, any range
+    ],
+    ids=["16-bit", "12-bit in 16", "32-bit integers", "32-bit floats"],
+)
+def test_deep_grey_images_are_scaled_by_their_real_range_like_their_8_bit_twin(
+    tmp_path, mode, suffix, dtype, black, step
+):
+    page = a_three_on_paper()
+    Image.fromarray(page).save(tmp_path / "eight.png")
+    deep = tmp_path / f"deep{suffix}"
+    Image.fromarray((black + page.astype(np.float64) * step).astype(dtype)).save(deep)
+    assert Image.open(deep).mode == mode
+    loaded = load_image(deep)
+    assert loaded.dtype == np.float32 and loaded.shape == page.shape
+    np.testing.assert_allclose(loaded, (page - 20) / (230 - 20), atol=1e-5)  # black 0, white 1
+    np.testing.assert_allclose(mnist_like(deep), mnist_like(tmp_path / "eight.png"), atol=2 / 255)
+
+
+def test_a_flat_deep_grey_image_is_blank_and_a_nan_one_refused(tmp_path):
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.full((30, 30), 40_000, dtype=np.uint16)).save(flat)
+    with pytest.raises(ImageError, match="no ink found"):
+        mnist_like(flat)
+    holes = a_three_on_paper().astype(np.float32)
+    holes[3, 4] = np.nan
+    Image.fromarray(holes).save(tmp_path / "holes.tif")
+    with pytest.raises(ImageError, match=r"holes\.tif: 1 pixel values are NaN or infinite"):
+        mnist_like(tmp_path / "holes.tif")
