@@ -22,6 +22,10 @@ class RunNotFoundError(FileNotFoundError):
     """A run folder (or one of its files) is missing; the message says how to create it."""
 
 
+class RunFileError(ValueError):
+    """A run's file is there but damaged; the message names it and says how to make it again."""
+
+
 @dataclass
 class Run:
     """A finished training run, as saved by :func:`mnist_helpers.training.train`."""
@@ -36,13 +40,18 @@ class Run:
 def load_run(run_name: str = "default", folder: str | Path | None = None) -> Run:
     """Load ``runs/<run_name>/``: the model, ``metrics.json`` and ``history.csv``.
 
+    The model is loaded as :func:`mnist_helpers.predict.load_model_safely` loads it: safe
+    mode on, whatever the session switched on, so no code stored in the file ever runs.
+
     Raises:
         RunNotFoundError: the run or one of its files is missing; the message names the
             command that creates it.
+        RunFileError: ``metrics.json`` or ``history.csv`` is damaged (the message names it).
+        ModelFileError: ``model.keras`` is damaged, unsafe, or not a model of ten digits.
 
     Taught in 04.
     """
-    import keras
+    from mnist_helpers.predict import load_model_safely
 
     path = Path(folder) if folder is not None else runs_dir() / run_name
     missing = [
@@ -54,11 +63,34 @@ def load_run(run_name: str = "default", folder: str | Path | None = None) -> Run
             "Train it first: run notebooks/03_training.ipynb (e.g. `make run`, or "
             f"`papermill notebooks/03_training.ipynb out.ipynb -p run_name {run_name}`)."
         )
-    import mnist_helpers.models  # noqa: F401  (registers the course's own layers for loading)
-
-    model = keras.models.load_model(path / "model.keras", safe_mode=True)
-    metrics = json.loads((path / "metrics.json").read_text())
-    history = pd.read_csv(path / "history.csv", index_col="epoch")
+    model = load_model_safely(path / "model.keras")
+    again = (
+        "re-run the training to write it again: `make run`, or notebook 03 "
+        f"(03_training.ipynb) with run_name={run_name!r}"
+    )
+    try:
+        metrics = json.loads((path / "metrics.json").read_bytes())
+    except ValueError as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise RunFileError(f"{path / 'metrics.json'}: not valid JSON ({err}); {again}") from None
+    if not isinstance(metrics, dict):
+        raise RunFileError(
+            f"{path / 'metrics.json'}: holds a {type(metrics).__name__}, not a mapping of "
+            f"metric names to values; {again}"
+        )
+    problem = None
+    try:
+        history = pd.read_csv(path / "history.csv", index_col="epoch")
+    except ValueError as err:  # pandas' parser and empty-data errors are ValueErrors
+        problem = " ".join(str(err).split())[:200]
+    else:
+        text = history.select_dtypes(exclude="number").columns.tolist()
+        if text:
+            problem = f"columns {text} are not numbers"
+    if problem:
+        raise RunFileError(
+            f"{path / 'history.csv'}: not a table of epochs, one row each with an 'epoch' "
+            f"column and numbers ({problem}); {again}"
+        )
     return Run(name=run_name, path=path, model=model, metrics=metrics, history=history)
 
 

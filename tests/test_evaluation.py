@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from mnist_helpers.evaluation import (
+    RunFileError,
     RunNotFoundError,
     accuracy,
     calibration_table,
@@ -302,3 +303,96 @@ def test_small_integer_types_and_lists_are_accepted():
 def test_other_arguments_are_checked_with_a_clear_message(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- load_run
+
+
+GOOD_HISTORY = "epoch,accuracy,loss\n0,0.5,1.5\n1,0.7,0.9\n"
+
+
+@pytest.fixture(scope="module")
+def model_bytes(tmp_path_factory):
+    """A tiny model of the course's shapes, saved: its ``.keras`` file's bytes."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    )
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    model.save(path)
+    return path.read_bytes()
+
+
+def write_run(folder, model_bytes, metrics='{"test_accuracy": 0.5}', history=GOOD_HISTORY):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.keras").write_bytes(model_bytes)
+    for name, text in (("metrics.json", metrics), ("history.csv", history)):
+        path = folder / name
+        path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    return folder
+
+
+def test_load_run_reads_the_model_metrics_and_history(tmp_path, model_bytes):
+    run = load_run("mine", folder=write_run(tmp_path / "mine", model_bytes))
+    assert run.metrics == {"test_accuracy": 0.5}
+    assert run.history.index.name == "epoch" and run.history["loss"].tolist() == [1.5, 0.9]
+    assert run.model.output_shape == (None, 10)
+
+
+def test_load_run_never_runs_a_lambda_layer_whatever_the_session_switched_on(tmp_path):
+    import keras
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    from mnist_helpers.predict import UnsafeModelError
+
+    marker = tmp_path / "code_ran.txt"
+    inputs = keras.Input((28, 28, 1))
+    touch = keras.layers.Lambda(
+        lambda x, marker: (open(marker, "w").close(), x)[1], arguments={"marker": str(marker)}
+    )
+    dense = keras.layers.Dense(10, "softmax")
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(touch(inputs))))
+    model.save(tmp_path / "model.keras")
+    marker.unlink()  # building the model ran the layer once
+    write_run(tmp_path / "run", (tmp_path / "model.keras").read_bytes())
+    with SafeModeScope(None):  # puts Keras' global switch back afterwards
+        keras.config.enable_unsafe_deserialization()  # e.g. in an earlier notebook cell
+        with pytest.raises(UnsafeModelError, match="safe mode forbids"):
+            load_run("run", folder=tmp_path / "run")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("metrics.json", "{'test_accuracy': 0.5", "not valid JSON"),
+        ("metrics.json", b"\xff\xfe\x00garbage", "not valid JSON"),
+        ("metrics.json", "[0.5, 0.1]", "holds a list, not a mapping"),
+        ("metrics.json", "", "not valid JSON"),
+        ("history.csv", b"\x89PNG\r\n\x1a\n\x00\xff", "not a table of epochs"),
+        ("history.csv", "", "not a table of epochs"),
+        ("history.csv", "loss,accuracy\n1.5,0.5\n", "not a table of epochs"),
+        ("history.csv", "epoch,loss\n0,abc\n", "not a table of epochs"),
+    ],
+    ids=[
+        "bad json",
+        "binary json",
+        "json list",
+        "empty json",
+        "binary csv",
+        "empty csv",
+        "no epoch",
+        "text values",
+    ],
+)
+def test_a_damaged_run_file_is_named_with_how_to_make_it_again(
+    tmp_path, model_bytes, name, content, why
+):
+    folder = write_run(tmp_path / "run", model_bytes, **{name.split(".")[0]: content})
+    with pytest.raises(RunFileError) as refused:
+        load_run("run", folder=folder)
+    message = str(refused.value)
+    assert message.startswith(f"{folder / name}: ") and why in message
+    assert "`make run`" in message and "03" in message
