@@ -146,6 +146,7 @@ def draw_and_predict(predictor, size: int = 280):
     import anywidget
     import ipywidgets as widgets
     import traitlets
+    from ipywidgets.widgets.trait_types import bytes_serialization
 
     blank = _png_bytes(np.zeros((28, 28, 1), np.float32))  # what the model sees of nothing
 
@@ -154,7 +155,8 @@ def draw_and_predict(predictor, size: int = 280):
 
         _esm = PAD_SCRIPT
         size = traitlets.Int(280).tag(sync=True)
-        drawing = traitlets.Bytes(b"").tag(sync=True)  # empty: nothing drawn
+        # empty: nothing drawn; from the browser it comes as a memoryview, made bytes here
+        drawing = traitlets.Bytes(b"").tag(sync=True, **bytes_serialization)
 
     class DigitPad(widgets.VBox):
         """The pad, a Clear button, the guesses and the 28x28 input the model sees."""

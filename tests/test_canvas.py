@@ -125,6 +125,13 @@ def _png(rgba: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _pen_up(pad, drawing: bytes) -> None:
+    """What the browser's pad does when the pen lifts: sync its drawing, as Jupyter sends it
+    (a comm message whose binary part arrives in Python as a memoryview)."""
+    state = {"method": "update", "state": {}, "buffer_paths": [["drawing"]]}
+    pad.canvas._handle_msg({"content": {"data": state}, "buffers": [memoryview(drawing)]})
+
+
 def test_the_pad_shows_a_black_picture_before_anything_is_drawn(predictor):
     pad = draw_and_predict(predictor, size=140)
     assert _png_pixels(pad.preview.value).shape == (112, 112)
@@ -141,7 +148,7 @@ def test_the_guess_is_of_the_whole_drawing_the_browser_sends_at_pen_up(predictor
     for row in range(34, 120):  # ...and the stem, down to the left
         column = 100 - (row - 34) * 40 // 86
         seven[row, column : column + 14] = 255
-    pad.canvas.set_trait("drawing", _png(seven))  # what the front end's pen-up syncs
+    _pen_up(pad, _png(seven))
     expected = predict_drawing(predictor, seven)
     assert pad.result.value == _guesses_html(expected)
     assert pad.preview.value == _png_bytes(drawing_to_input(seven))  # what the model saw
@@ -154,7 +161,7 @@ def test_clear_empties_the_pad_in_the_browser_and_its_guesses(predictor, monkeyp
     pad = draw_and_predict(predictor, size=140)
     sent = []
     monkeypatch.setattr(pad.canvas, "send", sent.append)
-    pad.canvas.set_trait("drawing", _png(stroke("black")))
+    _pen_up(pad, _png(stroke("black")))
     assert pad.result.value.count("%") == 3
     pad.clear_button.click()
     assert sent == [{"type": "clear"}]  # the browser paints its canvas black
@@ -175,7 +182,7 @@ def test_a_drawing_the_pad_cannot_read_is_shown_as_an_error_not_a_guess(
     with pytest.raises(ImageError, match=message):
         pad_pixels(drawing, 140)
     pad = draw_and_predict(predictor, size=140)
-    pad.canvas.set_trait("drawing", drawing)
+    _pen_up(pad, drawing)
     assert message in pad.result.value and "%" not in pad.result.value
     assert "<svg>" not in pad.result.value  # escaped, never markup
 
