@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mnist_helpers.paths import runs_dir
+from mnist_helpers.predict import PROBA_SUM_TOLERANCE, check_probabilities
 
 DIGITS = list(range(10))
 
@@ -95,8 +96,15 @@ def load_run(run_name: str = "default", folder: str | Path | None = None) -> Run
 
 
 def predict_proba(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Return the model's class probabilities, shape ``(n, 10)``, computed in batches."""
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    """Return the model's class probabilities, shape ``(n, 10)``, computed in batches.
+
+    Raises:
+        ModelOutputError: what the model gives is not probabilities over ten digits (see
+            :func:`mnist_helpers.predict.check_probabilities`).
+    """
+    proba = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    name = getattr(model, "name", None)
+    return check_probabilities(proba, len(x), f"the model {name!r}" if name else "the model")
 
 
 def ensemble_proba(probabilities: list[np.ndarray]) -> np.ndarray:
@@ -127,10 +135,6 @@ def tta_proba(model, x: np.ndarray, shifts=TTA_SHIFTS, batch_size: int = 1000) -
     return ensemble_proba(
         [predict_proba(model, np.roll(x, (dy, dx), axis=(1, 2)), batch_size) for dy, dx in shifts]
     )
-
-
-#: How far from 1 a row of ``proba`` may sum (float32 softmax outputs are off by ~1e-7).
-PROBA_SUM_TOLERANCE = 1e-3
 
 
 def _check_labels(name: str, values: object) -> np.ndarray:

@@ -52,7 +52,7 @@ import pandas as pd
 from scipy import ndimage
 
 from mnist_helpers.evaluation import _check_labels, accuracy, predict_proba
-from mnist_helpers.predict import load_model_safely
+from mnist_helpers.predict import ModelOutputError, load_model_safely
 
 #: Side of an MNIST image, in pixels.
 SIZE = 28
@@ -767,12 +767,7 @@ def corruption_table() -> pd.DataFrame:
 def _accuracy(model, images: np.ndarray, labels: np.ndarray, batch_size: int) -> float:
     """The model's accuracy on uint8 images, fed as float32 [0, 1] with a channel axis."""
     inputs = (images.astype(np.float32) / 255)[..., np.newaxis]
-    probabilities = predict_proba(model, inputs, batch_size)
-    if probabilities.shape != (len(images), 10):
-        raise ValueError(
-            f"the model must return 10 probabilities per image, shape ({len(images)}, 10), "
-            f"got shape {probabilities.shape}"
-        )
+    probabilities = predict_proba(model, inputs, batch_size)  # checked: (n, 10) probabilities
     return accuracy(labels, probabilities.argmax(axis=1))
 
 
@@ -794,7 +789,8 @@ def evaluate_shifts(
 
     Args:
         model: a Keras model, or anything with ``predict(x, batch_size=..., verbose=0)``
-            returning probabilities of shape (n, 10).
+            returning probabilities of shape (n, 10) (anything else is a
+            :class:`~mnist_helpers.predict.ModelOutputError` that says what it gave).
         x: uint8 test images (n, 28, 28), e.g. ``load_mnist(normalize=False,
             channel_axis=False).x_test``.
         y: their integer labels, shape (n,).
@@ -934,8 +930,9 @@ def _model_error(path: Path, err: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command line; returns the exit status.
 
-    0: the table was printed; 2: the model file is missing, refused or invalid, or the MNIST
-    test set cannot be loaded (a one-line reason on stderr).
+    0: the table was printed; 2: the model file is missing, refused or invalid, its outputs
+    are not probabilities over ten digits, or the MNIST test set cannot be loaded (a
+    one-line reason on stderr).
     """
     parser = argparse.ArgumentParser(
         prog="python -m mnist_helpers.shift",
@@ -970,8 +967,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shift: cannot load the MNIST test set ({reason}); run `make data`", file=sys.stderr)
         return 2
     n = len(data.x_test) if args.n is None else min(args.n, len(data.x_test))
-    with quiet_stderr():
-        table = evaluate_shifts(model, data.x_test[:n], data.y_test[:n], seed=args.seed)
+    try:
+        with quiet_stderr():
+            table = evaluate_shifts(model, data.x_test[:n], data.y_test[:n], seed=args.seed)
+    except ModelOutputError as err:  # NaN for some corrupted images, say
+        print(f"shift: {args.model}: {_model_error(args.model, err)}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(_table_records(table), indent=2))
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,11 +106,12 @@ def test_tta_averages_over_shifted_copies():
     from mnist_helpers.evaluation import tta_proba
 
     class TopLeftPixel:
-        """A fake model whose 'probability' of digit 0 is the image's top-left pixel."""
+        """A fake model whose probability of digit 0 is the image's top-left pixel (1 the rest)."""
 
         def predict(self, x, batch_size=None, verbose=0):
             out = np.zeros((len(x), 10))
             out[:, 0] = x[:, 0, 0, 0]
+            out[:, 1] = 1 - out[:, 0]
             return out
 
     x = np.zeros((1, 28, 28, 1))
@@ -396,3 +399,38 @@ def test_a_damaged_run_file_is_named_with_how_to_make_it_again(
     message = str(refused.value)
     assert message.startswith(f"{folder / name}: ") and why in message
     assert "`make run`" in message and "03" in message
+
+
+class FixedModel:
+    """A stand-in model whose ``predict`` gives the same row for every image."""
+
+    name = "fixed"
+
+    def __init__(self, row):
+        self.row = np.asarray(row, dtype=np.float32)
+
+    def predict(self, x, batch_size=32, verbose="auto"):
+        return np.tile(self.row, (len(x), 1))
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (np.full(10, 0.1), None),
+        (np.arange(10.0) * 100, "not probabilities: values from 0 to 900"),
+        (np.full(5, 0.2), "outputs of shape (3, 5) for 3 images"),
+        (np.full(10, np.nan), "3 of 3 images got NaN or infinite outputs"),
+    ],
+    ids=["probabilities", "raw scores", "five classes", "nan"],
+)
+def test_predict_proba_gives_probabilities_over_ten_digits_or_says_what_it_got(row, message):
+    from mnist_helpers.evaluation import predict_proba
+    from mnist_helpers.predict import ModelOutputError
+
+    x = np.zeros((3, 28, 28, 1), dtype=np.float32)
+    if message is None:
+        assert predict_proba(FixedModel(row), x).shape == (3, 10)
+        return
+    with pytest.raises(ModelOutputError, match=re.escape(message)) as refused:
+        predict_proba(FixedModel(row), x)
+    assert str(refused.value).startswith("the model 'fixed': ")

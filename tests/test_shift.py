@@ -503,3 +503,54 @@ def test_batch_norm_drift_says_when_a_model_has_no_batch_norm():
 
     with pytest.raises(ValueError, match="has no BatchNormalization layer"):
         batch_norm_drift(build_mlp(), np.zeros((2, 28, 28, 1), np.float32))
+
+
+def tiny_keras_model(kind: str, marker=None):
+    """A small model the shift CLI must refuse: for other images, without softmax, with code."""
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 1) if kind == "32x32" else (28, 28, 1))
+    x = inputs
+    if kind == "lambda":
+        x = keras.layers.Lambda(
+            lambda x, marker: (open(marker, "w").close(), x)[1], arguments={"marker": str(marker)}
+        )(x)
+    dense = keras.layers.Dense(10, activation=None if kind == "logits" else "softmax")
+    return keras.Model(inputs, dense(keras.layers.Flatten()(x)))
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("32x32", "takes images of shape (32, 32, 1)"),
+        ("logits", "the model's outputs are not probabilities"),
+        ("lambda", "refused: loading it would run code stored in the file"),
+    ],
+)
+def test_cli_refuses_a_model_it_cannot_trust_in_one_clear_line(
+    tmp_path, capsys, fake_mnist, write_mnist, monkeypatch, kind, message
+):
+    marker = tmp_path / "code_ran.txt"
+    path = tmp_path / "model.keras"
+    tiny_keras_model(kind, marker).save(path)
+    marker.unlink(missing_ok=True)  # building the Lambda model ran it once
+    monkeypatch.setenv("MNIST_DATA_DIR", str(write_mnist(tmp_path / "mnist", fake_mnist)))
+    assert main([str(path), "--n", "10"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert captured.out == "" and message in err and str(path) in err
+    assert "\n" not in err and "Traceback" not in err
+    assert not marker.exists()
+
+
+def test_evaluate_shifts_refuses_a_model_that_gives_raw_scores(model_and_data):
+    from mnist_helpers.predict import ModelOutputError
+
+    model, x, y = model_and_data
+
+    class RawScores(TemplateModel):
+        def predict(self, x, batch_size=32, verbose="auto"):
+            return super().predict(x, batch_size, verbose) * 100  # no softmax
+
+    with pytest.raises(ModelOutputError, match="not probabilities"):
+        evaluate_shifts(RawScores(model.templates.reshape(-1, 28, 28) * 255, y), x, y)
