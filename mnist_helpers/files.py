@@ -78,8 +78,9 @@ MAX_YAML_BYTES = 64 * 1024
 
 
 class _PlainYamlLoader(yaml.SafeLoader):
-    """YAML's safe loader without anchors and aliases: a few hundred bytes of aliases can
-    expand to gigabytes (the "billion laughs"), and a course's settings never need them."""
+    """YAML's safe loader without anchors and aliases (a few hundred bytes of aliases can
+    expand to gigabytes, the "billion laughs", and a course's settings never need them) and
+    without a key given twice in one mapping (YAML would keep the last one silently)."""
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -90,13 +91,25 @@ class _PlainYamlLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node, deep=False):
+        seen = set()  # YAML itself keeps the last of two equal keys, silently
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value in seen:
+                raise yaml.YAMLError(
+                    f"line {key_node.start_mark.line + 1}: {key_node.value!r} is given twice; "
+                    "keep one"
+                )
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
+
 
 def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> object:
     """Read a small YAML file of plain values (numbers, text, lists, mappings).
 
     Refused with a ``ValueError`` that names the file, and the line where there is one:
     a missing file or a folder, more than :data:`MAX_YAML_BYTES`, text that is not UTF-8,
-    a syntax error, a tag (``!!python/object``, ``!custom``), an anchor or an alias.
+    a syntax error, a tag (``!!python/object``, ``!custom``), an anchor or an alias, a key
+    given twice.
     ``what`` names the file in messages ("grid file", "parameter file").
     """
     path = Path(path)

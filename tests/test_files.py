@@ -86,8 +86,9 @@ def test_read_yaml_reads_plain_values(tmp_path):
         ('a: &a ["x", "x"]\nb: &b [*a, *a]\nc: [*b, *b]\n', "anchors (&name) and aliases"),
         ("a: 1\nb: *x\n", "line 2: anchors (&name) and aliases"),
         (b"\xff\xfe epochs: 3", "it is not UTF-8 text"),
+        ("fixed:\n  seed: 1\nfixed:\n  epochs: 2\n", "line 3: 'fixed' is given twice"),
     ],
-    ids=["syntax", "python-tag", "custom-tag", "alias-bomb", "alias", "not-utf8"],
+    ids=["syntax", "python-tag", "custom-tag", "alias-bomb", "alias", "not-utf8", "twice"],
 )
 def test_read_yaml_refuses_what_is_not_plain_yaml(tmp_path, text, expected):
     path = _yaml(tmp_path, text)
