@@ -5,7 +5,10 @@ the three most likely digits of each image with their probabilities. Each image 
 :func:`mnist_helpers.preprocess.mnist_like` first. Only ``.keras`` model files are accepted,
 and they are loaded with Keras' safe mode on: a file that would need unsafe deserialisation
 (a ``Lambda`` layer's Python code, say) is refused, never run; a corrupt file is reported as
-such, not as a missing one.
+such, not as a missing one. The model must take ``(28, 28, 1)`` images and give 10
+probabilities, and what it gives is checked on every call: raw scores or NaN are an error,
+never an answer. A faster exported copy beside the model is used only if it was made from
+that very file (see :mod:`mnist_helpers.runtimes`).
 
 Taught in 06.
 """
