@@ -254,12 +254,82 @@ PARAMETER_CASES = {
     ),
 }
 
+# --------------------------------------------------------------------------- grids
+
+GOOD_GRID = "name: x\ngrid: {seed: [1]}\n"
+
+GRID_CASES = {
+    "sweep: an alias bomb in a fixed value": Case(
+        "sweep",
+        ["{box}/work/g.yaml"],
+        r"anchors \(&name\) and aliases \(\*name\) are not",
+        _text(
+            "work/g.yaml",
+            "name: x\nfixed:\n  architecture:\n"
+            + "".join("    " + line for line in ALIAS_BOMB.splitlines(keepends=True))
+            + "grid: {seed: [1]}\n",
+        ),
+        exit_code=2,
+    ),
+    "sweep: a grid of 161,051 runs": Case(
+        "sweep",
+        ["{box}/work/g.yaml"],
+        r"makes 161,051 combinations",
+        _text(
+            "work/g.yaml",
+            "name: x\ngrid:\n"
+            + "".join(
+                f"  {key}: {list(range(1, 12))}\n"
+                for key in ("seed", "epochs", "batch_size", "learning_rate", "n_train")
+            ),
+        ),
+        exit_code=2,
+    ),
+    "sweep: a python tag": Case(
+        "sweep",
+        ["{box}/work/g.yaml"],
+        r"line 2: could not determine a constructor",
+        _text(
+            "work/g.yaml",
+            "name: x\nfixed: {seed: !!python/object/apply:os.system [id]}\ngrid: {epochs: [1]}\n",
+        ),
+        exit_code=2,
+    ),
+    "sweep: a syntax error": Case(
+        "sweep",
+        ["{box}/work/g.yaml"],
+        r"g\.yaml: line 3",
+        _text("work/g.yaml", "name: x\ngrid: {seed: [1, 2]\n"),
+        exit_code=2,
+    ),
+    "sweep: a folder for a grid": Case(
+        "sweep",
+        ["{box}/work"],
+        r"it is not a file",
+        exit_code=2,
+    ),
+    "sweep: a dashboard without a host": Case(
+        "sweep",
+        ["{box}/work/g.yaml", "--dashboard", "8787"],
+        r"--dashboard must be HOST:PORT",
+        _text("work/g.yaml", GOOD_GRID),
+        exit_code=2,
+    ),
+    "sweep: more workers than cores": Case(
+        "sweep",
+        ["{box}/work/g.yaml", "--workers", "100000"],
+        r"--workers must be between 1 and",
+        _text("work/g.yaml", GOOD_GRID),
+        exit_code=2,
+    ),
+}
+
 
 def _cases(*groups: dict[str, Case]):
     return [pytest.param(case, id=name) for group in groups for name, case in group.items()]
 
 
-@pytest.mark.parametrize("case", _cases(FILE_CASES, PARAMETER_CASES))
+@pytest.mark.parametrize("case", _cases(FILE_CASES, PARAMETER_CASES, GRID_CASES))
 def test_bad_input_gets_a_message_and_writes_nothing(case, tmp_path):
     check_case(case, tmp_path)
 
