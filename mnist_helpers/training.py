@@ -317,11 +317,10 @@ def _locked(lock_file: Path, run_name: str) -> Iterator[None]:
 
 
 def _is_run_output(name: str) -> bool:
-    """Whether a file of a run folder was made by training, or from its model (an export)."""
-    made_by_training = ("model.keras", "metrics.json", "history.csv", "checkpoint.keras", "logs")
-    return (
-        name in made_by_training or name.startswith("model") and name.endswith((".tflite", ".onnx"))
-    )
+    """Whether a file of a run folder was made by training, or from its model (an export
+    such as ``model.tflite`` or ``model.onnx``, and the record of what it was made from)."""
+    made_by_training = ("metrics.json", "history.csv", "checkpoint.keras", "logs")
+    return name in made_by_training or name.startswith("model")
 
 
 def _copy_your_files(old: Path, new: Path) -> None:

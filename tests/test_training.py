@@ -211,7 +211,9 @@ def test_a_new_run_removes_the_old_models_files_and_exports(tmp_path, monkeypatc
     (old / "logs").mkdir(parents=True)
     (old / "mine").mkdir()
     (old / "mine" / "plot.txt").write_text("yours")
-    for name in ("model.tflite", "model_int8.tflite", "model.onnx", "history.csv", "notes.txt"):
+    for name in ("model.tflite", "model.tflite.sha256", "model_int8.tflite", "model.onnx"):
+        (old / name).write_text("from the previous model")
+    for name in ("history.csv", "notes.txt"):
         (old / name).write_text("from the previous model")
     data = tiny_data(n_train=120, n_val=40)
     config = TrainConfig(epochs=1, batch_size=60, run_name="again", n_train=120, validation_size=40)
