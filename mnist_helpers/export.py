@@ -36,6 +36,7 @@ from mnist_helpers.runtimes import (
     exported_path,
     record_path,
     sha256_of,
+    without_telemetry,
     write_export_record,
 )
 
@@ -120,6 +121,8 @@ def _model_path(run_or_model: str | Path) -> Path:
 
 
 def _require(fmt: str) -> None:
+    if fmt == "onnx":
+        without_telemetry()  # tf2onnx may load ONNX Runtime
     missing = []
     for module, package in EXPORT_PACKAGES[fmt]:
         try:

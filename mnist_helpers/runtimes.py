@@ -78,8 +78,20 @@ def runtime_installed(runtime: str) -> bool:
     return importlib.util.find_spec(PACKAGES[runtime][0]) is not None
 
 
+def without_telemetry() -> None:
+    """Switch ONNX Runtime's telemetry off, unless the user set it: call before it loads.
+
+    Recent ONNX Runtime releases send usage events to Microsoft (on Linux and macOS too) and
+    keep a device id in ``~/.cache``, unless ``ORT_DISABLE_TELEMETRY=1`` is set before the
+    library loads. The course sends nothing anywhere.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
 def _import_runtime(runtime: str):
     module, package = PACKAGES[runtime]
+    if runtime == "onnx":
+        without_telemetry()
     try:
         return __import__(module)
     except ImportError as err:

@@ -343,3 +343,23 @@ def test_export_refuses_a_model_without_softmax_before_needing_mnist(tmp_path, c
     err = capsys.readouterr().err
     assert f"export: {path}: the model's outputs are not probabilities" in err
     assert not list(tmp_path.glob("logits.onnx*"))
+
+
+def test_onnx_runtime_sends_no_telemetry_and_keeps_no_device_id(tmp_path):
+    """ONNX Runtime reports usage to Microsoft unless told not to before it loads."""
+    import subprocess
+
+    path = export.export_model(tiny_model(), tmp_path / "m.onnx", "onnx")
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "HOME")}
+    env |= {"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+    code = (
+        "import numpy as np; from mnist_helpers.runtimes import OnnxPredictor; "
+        f"print(OnnxPredictor({str(path)!r})(np.zeros((1, 28, 28))).shape)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(1, 10)"
+    assert not [p for p in home.rglob("*") if p.is_file()]  # e.g. .cache/Microsoft/.../deviceid
