@@ -1,11 +1,13 @@
 """Draw a digit with the mouse and watch the model guess it, live.
 
-:func:`draw_and_predict` builds the widget: an `ipycanvas <https://ipycanvas.readthedocs.io>`_
-blackboard you draw on in white, a *Clear* button, the model's three best guesses with bars,
-and the 28x28 picture the model really sees. After each stroke (when you release the mouse)
-the canvas sends its pixels back to Python, which runs the same recipe as for a photo
-(:func:`mnist_helpers.preprocess.mnist_like`) and the model
-(:class:`~mnist_helpers.predict.Predictor`).
+:func:`draw_and_predict` builds the widget: a black pad you draw on in white, a *Clear*
+button, the model's three best guesses with bars, and the 28x28 picture the model really sees.
+The strokes are drawn in the browser (``mnist_helpers/static/digit_pad.js``, an
+`anywidget <https://anywidget.dev>`_), as fast as the mouse moves; when you release the mouse,
+the browser sends the whole drawing to Python in one message (a PNG), and Python runs the same
+recipe as for a photo (:func:`mnist_helpers.preprocess.mnist_like`) and the model
+(:class:`~mnist_helpers.predict.Predictor`) on it. So the guess is always of the whole
+drawing, even on a busy machine.
 
 The work is done by two plain functions, so it can be tested, and used, without a browser:
 :func:`drawing_to_input` (pixels -> model input) and :func:`predict_drawing` (pixels -> top 3).
@@ -195,8 +197,8 @@ def draw_and_predict(predictor, size: int = 280):
                 self.preview.value = blank  # black, not a broken-image icon
                 return
             guesses = top_k(np.asarray(predictor(image))[0], TOP)
+            self.preview.value = _png_bytes(image)  # first: the guesses then show beside it
             self.result.value = _guesses_html(guesses)
-            self.preview.value = _png_bytes(image)
 
     return DigitPad()
 
