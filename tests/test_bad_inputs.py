@@ -59,6 +59,7 @@ def _run(tool: str, args: list[str], box: Path, extra_env: dict | None = None):
         "MNIST_RUNS_DIR": str(box / "runs"),
         "MNIST_FIGURES_DIR": str(box / "figures"),
         "MNIST_OFFLINE": "1",
+        "MPLCONFIGDIR": str(box / "home" / "matplotlib"),  # its font cache: not a result
         "TF_CPP_MIN_LOG_LEVEL": "3",
         **(extra_env or {}),
     }
@@ -126,6 +127,10 @@ def check_case(case: Case, box: Path) -> None:
     assert _checkout_snapshot() == checkout_before, "the command wrote in the course checkout"
     if sys.platform.startswith("linux"):
         assert rss < MAX_RSS, f"peak memory {rss / 1024**3:.1f} GiB"
+
+
+def _cases(*groups: dict[str, Case]):
+    return [pytest.param(case, id=name) for group in groups for name, case in group.items()]
 
 
 # --------------------------------------------------------------------------- files
@@ -324,9 +329,172 @@ GRID_CASES = {
     ),
 }
 
+# --------------------------------------------------------------------------- models
 
-def _cases(*groups: dict[str, Case]):
-    return [pytest.param(case, id=name) for group in groups for name, case in group.items()]
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """Tiny models, good and bad, saved once: each case copies the ones it names."""
+    import keras
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("models")
+
+    def save(name: str, layers: list, shape=(28, 28, 1)) -> None:
+        model = keras.Sequential([keras.Input(shape), *layers])
+        model.save(folder / name)
+
+    def head(classes: int = 10, activation: str | None = "softmax") -> list:
+        return [keras.layers.Flatten(), keras.layers.Dense(classes, activation=activation)]
+
+    save("good.keras", head())
+    save("raw.keras", head(activation=None))  # raw scores, no softmax
+    save("five.keras", head(5))
+    save("other_shape.keras", head(), shape=(32, 32, 1))
+    save("lambda.keras", [keras.layers.Lambda(lambda x: x * 2), *head()])
+    good = (folder / "good.keras").read_bytes()
+    (folder / "truncated.keras").write_bytes(good[: len(good) // 2])
+    (folder / "not_a_model.keras").write_text("a shopping list\n")
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255
+    Image.fromarray(digit).save(folder / "one.png")
+    (folder / "not_an_image.png").write_text("no pixels here\n")
+    return folder
+
+
+def _with(*names: str, folder: str = "m") -> Callable[[Path], None]:
+    """Copy the named files of the ``models`` fixture into the sandbox's ``folder``;
+    ``"a.keras=b.keras"`` copies ``a.keras`` under the name ``b.keras``."""
+
+    def make(box: Path) -> None:
+        target = box / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            source, _, as_name = name.partition("=")
+            (target / (as_name or source)).write_bytes((MODELS / source).read_bytes())
+
+    return make
+
+
+def _tflite_beside(model: str) -> Callable[[Path], None]:
+    """``model`` copied as ``m/model.keras`` with a ``model.tflite`` made from the good model
+    beside it: an export that is not of this file (as when the .keras is replaced)."""
+
+    def make(box: Path) -> None:
+        _with(f"{model}=model.keras", "one.png")(box)
+        (box / "m" / "model.tflite").write_bytes(b"TFL3" + bytes(2000))
+
+    return make
+
+
+#: the folder of the ``models`` fixture, set by the test before the first case runs
+MODELS = Path()
+
+MODEL_CASES = {
+    "predict: no such model": Case(
+        "predict",
+        ["--model", "{box}/m/missing.keras", "{box}/m/one.png"],
+        r"missing\.keras",
+        _with("one.png"),
+        exit_code=2,
+    ),
+    "predict: a truncated model, with a .tflite beside it": Case(
+        "predict",
+        ["--model", "{box}/m/model.keras", "{box}/m/one.png"],
+        r"model\.keras",
+        _tflite_beside("truncated.keras"),
+        exit_code=2,
+    ),
+    "predict: a text file named .keras": Case(
+        "predict",
+        ["--model", "{box}/m/not_a_model.keras", "{box}/m/one.png"],
+        r"not_a_model\.keras",
+        _with("not_a_model.keras", "one.png"),
+        exit_code=2,
+    ),
+    "predict: a model that gives raw scores": Case(
+        "predict",
+        ["--model", "{box}/m/raw.keras", "{box}/m/one.png"],
+        r"probabilit",
+        _with("raw.keras", "one.png"),
+        exit_code=2,
+    ),
+    "predict: a model of five classes": Case(
+        "predict",
+        ["--model", "{box}/m/five.keras", "{box}/m/one.png"],
+        r"\b5\b",
+        _with("five.keras", "one.png"),
+        exit_code=2,
+    ),
+    "predict: a model for 32x32 images": Case(
+        "predict",
+        ["--model", "{box}/m/other_shape.keras", "{box}/m/one.png"],
+        r"32, 32",
+        _with("other_shape.keras", "one.png"),
+        exit_code=2,
+    ),
+    "predict: a model with a Lambda layer": Case(
+        "predict",
+        ["--model", "{box}/m/lambda.keras", "{box}/m/one.png"],
+        r"Lambda",
+        _with("lambda.keras", "one.png"),
+        exit_code=2,
+    ),
+    "predict: a text file named .png": Case(
+        "predict",
+        ["--model", "{box}/m/good.keras", "{box}/m/not_an_image.png"],
+        r"not_an_image\.png: not an image",
+        _with("good.keras", "not_an_image.png"),
+        exit_code=1,
+    ),
+    "predict: a legacy .h5 model": Case(
+        "predict",
+        ["--model", "{box}/m/model.h5", "{box}/m/one.png"],
+        r"refused: only \.keras",
+        _with("good.keras=model.h5", "one.png"),
+        exit_code=2,
+    ),
+    "export: a truncated model": Case(
+        "export",
+        ["{box}/m/truncated.keras", "--format", "onnx"],
+        r"truncated\.keras",
+        _with("truncated.keras"),
+    ),
+    "export: a model with a Lambda layer": Case(
+        "export",
+        ["{box}/m/lambda.keras", "--format", "onnx"],
+        r"Lambda",
+        _with("lambda.keras"),
+    ),
+    "shift: a model for 32x32 images": Case(
+        "shift",
+        ["{box}/m/other_shape.keras"],
+        r"32, 32",
+        _with("other_shape.keras"),
+        exit_code=2,
+    ),
+    "shift: a model that gives raw scores": Case(
+        "shift",
+        ["{box}/m/raw.keras"],
+        r"probabilit",
+        _with("raw.keras"),
+        exit_code=2,
+    ),
+    "app: a truncated model": Case(
+        "app",
+        ["--model", "{box}/m/truncated.keras", "--no-browser"],
+        r"truncated\.keras",
+        _with("truncated.keras"),
+        exit_code=2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", _cases(MODEL_CASES))
+def test_bad_models_get_a_message_and_write_nothing(case, tmp_path, models, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "MODELS", models)
+    check_case(case, tmp_path)
 
 
 @pytest.mark.parametrize("case", _cases(FILE_CASES, PARAMETER_CASES, GRID_CASES))
