@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import subprocess
 import sys
 from pathlib import Path
 
+from mnist_helpers.console import quiet_stderr
 from mnist_helpers.paths import project_root, runs_dir
 
 #: The app's folder in the course: the notebook Voila serves, and the page's template.
@@ -69,7 +71,6 @@ def digit_pad_app(model_path: str | Path | None = None):
     import ipywidgets as widgets
 
     from mnist_helpers.canvas import draw_and_predict
-    from mnist_helpers.console import quiet_stderr
     from mnist_helpers.runtimes import load_predictor
 
     model_path = Path(model_path) if model_path else default_model_path()
@@ -79,7 +80,7 @@ def digit_pad_app(model_path: str | Path | None = None):
         with quiet_stderr():  # TensorFlow's start-up lines are not for the class
             predictor = load_predictor(model_path)
     except Exception as err:  # whatever it is, the page says it in words, not "error"
-        return _message_box(cannot_load_message(model_path, err))
+        return _message_box(cannot_load_message(model_path, str(err) or type(err).__name__))
     title = widgets.HTML(
         f"<small>model: <code>{html.escape(_shown(model_path))}</code>, "
         f"run by {html.escape(str(predictor.runtime))}</small>"
@@ -87,11 +88,11 @@ def digit_pad_app(model_path: str | Path | None = None):
     return widgets.VBox([title, draw_and_predict(predictor)])
 
 
-def cannot_load_message(model_path: Path, err: Exception) -> str:
-    """What to do when the model at ``model_path`` exists but cannot be loaded (``err``)."""
-    why = str(err).rstrip(".")
-    if str(model_path) not in why:
-        why = f"{model_path}: {type(err).__name__}: {why}"
+def cannot_load_message(model_path: Path, why: str) -> str:
+    """What to do when the model at ``model_path`` exists but cannot be loaded, and ``why``."""
+    why = why.strip().rstrip(".")
+    if str(model_path) not in why:  # the course's own errors name the file; others may not
+        why = f"{model_path}: {why}"
     return (
         f"Cannot use the model: {why}. Name another: `make app MODEL=path/to/model.keras`, "
         "or train the default one: `make run`."
@@ -177,16 +178,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _load_problem(model_path: Path) -> str:
-    """Why the page could not load ``model_path`` (loaded here once, safely), or ""."""
-    from mnist_helpers.console import quiet_stderr
+    """Why the page could not load ``model_path``, or "".
+
+    The model is loaded once, safely, in a child process: Voila's server runs in this one,
+    and would otherwise keep TensorFlow in memory (hundreds of MB) for as long as it serves.
+    """
+    code = "import sys; from mnist_helpers.app import _check_model; _check_model(sys.argv[1])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(model_path)], capture_output=True, text=True
+    )
+    if done.returncode == 0:
+        return ""
+    crashed = done.stderr.strip().splitlines()[-1:]  # the error line, if it crashed
+    return done.stdout.strip() or cannot_load_message(model_path, "".join(crashed))
+
+
+def _check_model(model_path: str) -> None:
+    """Load ``model_path`` safely; if it cannot be, print why and exit 2 (see above)."""
     from mnist_helpers.predict import ModelFileError, load_model_safely
 
     try:
-        with quiet_stderr():
+        with quiet_stderr():  # TensorFlow's start-up lines are not for the class
             load_model_safely(model_path)
     except (OSError, ModelFileError) as err:
-        return cannot_load_message(model_path, err)
-    return ""
+        print(cannot_load_message(Path(model_path), str(err)))
+        sys.exit(2)
 
 
 if __name__ == "__main__":

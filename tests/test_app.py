@@ -5,6 +5,7 @@ The page itself, served by Voila and drawn on with a mouse, is tested in test_br
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -98,6 +99,24 @@ def test_on_a_corrupt_model_the_command_says_so_and_starts_nothing(tmp_path, cap
     assert message.startswith("app: ") and str(bad) in message
     assert "not a valid Keras model file" in message and "MODEL=" in message
     assert "Traceback" not in message and started == []
+
+
+def test_a_model_that_loads_is_served(tmp_path, capsys, monkeypatch):
+    import keras
+
+    from mnist_helpers.models import build_keras_example_cnn
+
+    started = []
+    monkeypatch.setattr("voila.app.Voila.launch_instance", lambda **kw: started.append(kw))
+    for variable in (app.MODEL_VARIABLE, "JUPYTER_PATH"):  # main() sets them: undone after
+        monkeypatch.setenv(variable, os.environ.get(variable, ""))
+    model = tmp_path / "model.keras"
+    build_keras_example_cnn().save(model)
+    keras.backend.clear_session()
+    assert app.main(["--model", str(model), "--no-browser", "--port", "9002"]) == 0
+    assert "Serving the digit pad" in capsys.readouterr().out
+    (call,) = started
+    assert "--port=9002" in call["argv"] and os.environ[app.MODEL_VARIABLE] == str(model)
 
 
 def test_a_model_of_another_format_is_refused_before_voila_starts(tmp_path, capsys, monkeypatch):
