@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnist_helpers.paths import runs_dir
+from mnist_helpers.paths import check_run_name, runs_dir
 from mnist_helpers.predict import PROBA_SUM_TOLERANCE, check_probabilities
 
 DIGITS = list(range(10))
@@ -45,6 +45,7 @@ def load_run(run_name: str = "default", folder: str | Path | None = None) -> Run
     mode on, whatever the session switched on, so no code stored in the file ever runs.
 
     Raises:
+        ValueError: ``run_name`` is no plain folder name (``..`` would read above ``runs/``).
         RunNotFoundError: the run or one of its files is missing; the message names the
             command that creates it.
         RunFileError: ``metrics.json`` or ``history.csv`` is damaged (the message names it).
@@ -54,7 +55,7 @@ def load_run(run_name: str = "default", folder: str | Path | None = None) -> Run
     """
     from mnist_helpers.predict import load_model_safely
 
-    path = Path(folder) if folder is not None else runs_dir() / run_name
+    path = Path(folder) if folder is not None else runs_dir() / check_run_name(run_name)
     missing = [
         f for f in ("model.keras", "metrics.json", "history.csv") if not (path / f).is_file()
     ]

@@ -90,6 +90,16 @@ def test_missing_run_says_which_notebook_to_run(tmp_path, monkeypatch):
         load_run("nope")
 
 
+def test_load_run_reads_nothing_outside_the_runs_folder(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(runs))
+    for name in ("model.keras", "metrics.json", "history.csv"):
+        (tmp_path / name).write_text("the course checkout's files")
+    for bad in ("..", ".", "../runs", "/etc"):
+        with pytest.raises(ValueError, match="run_name must be a plain folder name"):
+            load_run(bad)
+
+
 def test_ensemble_averages_probabilities_and_checks_shapes():
     from mnist_helpers.evaluation import ensemble_proba
 
