@@ -19,8 +19,10 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,8 @@ from mnist_helpers.paths import project_root
 
 #: The most resident memory one command may take, in bytes.
 MAX_RSS = 2.5 * 1024**3
+#: Seconds a command may take before it is stopped (a bad input is refused in a few).
+TIMEOUT = 120
 #: The folders of the course checkout that no bad input may write to.
 WATCHED = ("", "notebooks", "figures", "runs", "sweeps", "app")
 
@@ -46,7 +50,7 @@ class Case:
     exit_code: int | None = None  # None: any non-zero exit
 
 
-def _run(tool: str, args: list[str], box: Path, extra_env: dict | None = None):
+def _run(tool: str, args: list[str], box: Path):
     """Run ``python -m mnist_helpers.<tool> args`` in ``box``; return (rc, stderr, peak RSS)."""
     env = {
         key: value
@@ -61,7 +65,6 @@ def _run(tool: str, args: list[str], box: Path, extra_env: dict | None = None):
         "MNIST_OFFLINE": "1",
         "MPLCONFIGDIR": str(box / "home" / "matplotlib"),  # its font cache: not a result
         "TF_CPP_MIN_LOG_LEVEL": "3",
-        **(extra_env or {}),
     }
     argv = [sys.executable, "-m", f"mnist_helpers.{tool}"]
     argv += [arg.replace("{box}", str(box)) for arg in args]
@@ -73,12 +76,23 @@ def _run(tool: str, args: list[str], box: Path, extra_env: dict | None = None):
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
+            start_new_session=True,
         )
+        # a command that should have stopped at once but serves or trains is stopped here,
+        # with the processes it started (its own session)
+        timer = threading.Timer(TIMEOUT, os.killpg, (process.pid, signal.SIGKILL))
+        timer.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)  # this child's own peak memory
         except BaseException:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             raise
+        finally:
+            timer.cancel()
+        try:  # whatever it left running (a kernel, a server)
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read().decode(errors="replace")
@@ -486,6 +500,26 @@ MODEL_CASES = {
         ["--model", "{box}/m/truncated.keras", "--no-browser"],
         r"truncated\.keras",
         _with("truncated.keras"),
+        exit_code=2,
+    ),
+    "app: a model with a Lambda layer": Case(
+        "app",
+        ["--model", "{box}/m/lambda.keras", "--no-browser"],
+        r"Lambda",
+        _with("lambda.keras"),
+        exit_code=2,
+    ),
+    "app: a folder named .keras": Case(
+        "app",
+        ["--model", "{box}/m/dir.keras", "--no-browser"],
+        r"is a folder",
+        _text("m/dir.keras/inside.txt", "not a model"),
+        exit_code=2,
+    ),
+    "app: a port that cannot be": Case(
+        "app",
+        ["--port", "70000", "--no-browser"],
+        r"--port must be between 1 and 65535",
         exit_code=2,
     ),
 }
