@@ -49,13 +49,16 @@ def test_smoke_run_of_03_to_07_writes_every_artifact(workspace):
     )
     assert code == 0
     run = workspace / "runs" / "smoke"
-    # 03's run, and 06's exports of it (LiteRT, ONNX, the 8-bit LiteRT copy)
+    # 03's run, and 06's exports of it (LiteRT, ONNX, the 8-bit LiteRT copy), the checked
+    # ones with the record of what they were made from (their SHA-256 and the model's)
     assert sorted(p.name for p in run.iterdir()) == [
         "history.csv",
         "metrics.json",
         "model.keras",
         "model.onnx",
+        "model.onnx.sha256",
         "model.tflite",
+        "model.tflite.sha256",
         "model_int8.tflite",
     ]
     metrics = json.loads((run / "metrics.json").read_text())
