@@ -34,7 +34,7 @@ from traitlets.config import Config
 
 from mnist_helpers.console import forward_without_noise
 from mnist_helpers.env import KERNEL_NAME
-from mnist_helpers.files import atomic_path, read_yaml, write_text_atomic
+from mnist_helpers.files import atomic_path, check_plain_value, read_yaml, write_text_atomic
 from mnist_helpers.paths import check_run_name, figures_dir, project_root, runs_dir
 
 #: Parameters ``run`` gives a notebook unless you set them: 05's full profile takes about
@@ -129,12 +129,9 @@ def build_parameters(
                 raise ValueError(
                     f"parameter file {params_file}: parameter names are text, got {name!r}"
                 )
-            if not isinstance(value, str | int | float | bool | None):
-                raise ValueError(
-                    f"parameter file {params_file}: {name} must be a single number, text, "
-                    f"true/false or null, got {type(value).__name__} {value!r:.60} (put it in "
-                    "quotes to make it text)"
-                )
+            check_plain_value(
+                value, f"parameter file {params_file}: {name}", " (quotes make it text)"
+            )
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
             parameters[name] = str(value) if name in textual and is_number else value
     for name, text in pairs or []:

@@ -11,6 +11,7 @@ never share a temporary file.
 from __future__ import annotations
 
 import os
+import reprlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,3 +133,14 @@ def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> object:
         line = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ValueError(f"{what} {path}: {line}{problem} (plain YAML values only)") from None
+
+
+def check_plain_value(value: object, where: str, hint: str = "") -> None:
+    """Refuse a value read from a YAML file that a notebook's parameters cell could not take
+    as it is: anything but text, a number, true/false or null (a list, a mapping, a date).
+    ``where`` names it in the message ("grid file g.yaml: fixed 'seed'"); ``hint`` is added."""
+    if not isinstance(value, str | int | float | bool | None):
+        raise ValueError(
+            f"{where}: {reprlib.repr(value)} must be a single value (text, a number, "
+            f"true/false or null){hint}"
+        )

@@ -67,6 +67,7 @@ import pandas as pd
 from mnist_helpers.files import (
     PARTIAL,
     atomic_path,
+    check_plain_value,
     read_yaml,
     write_bytes_atomic,
     write_text_atomic,
@@ -160,7 +161,7 @@ def load_grid(path: str | Path) -> dict:
         if not isinstance(key, str):
             raise ValueError(f"{path}: {key!r} is not a parameter name; write one such as seed")
     for key, value in fixed.items():
-        _check_plain(value, f"{path}: fixed {key!r}", "; values to try in turn go in 'grid'")
+        check_plain_value(value, f"{path}: fixed {key!r}", "; values to try in turn go in 'grid'")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ValueError(
@@ -168,7 +169,7 @@ def load_grid(path: str | Path) -> dict:
             )
         seen = set()
         for value in values:
-            _check_plain(value, f"{path}: grid entry {key!r}")
+            check_plain_value(value, f"{path}: grid entry {key!r}")
             if _canonical(value) in seen:
                 raise ValueError(
                     f"{path}: grid entry {key!r} lists {value!r} twice; list each value once"
@@ -190,15 +191,6 @@ def load_grid(path: str | Path) -> dict:
             "to 'fixed'"
         )
     return {"name": name, "fixed": fixed, "grid": grid}
-
-
-def _check_plain(value: object, where: str, hint: str = "") -> None:
-    """Refuse a parameter value that 03's parameters cell could not take as it is."""
-    if not isinstance(value, str | int | float | bool | None):
-        raise ValueError(
-            f"{where}: {reprlib.repr(value)} must be a single value (text, a number, "
-            f"true/false or null){hint}"
-        )
 
 
 def check_parameters(spec: dict, notebook: str | Path, source: str | Path = "grid") -> None:

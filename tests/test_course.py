@@ -412,7 +412,10 @@ PARAMETER_FILES = {
         "anchors (&name) and aliases (*name) are not allowed",
     ),
     "not UTF-8": (b"seed: \xff\xfe\n", "not UTF-8"),
-    "a list value": ("epochs: [1, 2]\n", "epochs must be a single number, text, true/false"),
+    "a list value": (
+        "epochs: [1, 2]\n",
+        "epochs: [1, 2] must be a single value (text, a number, true/false",
+    ),
     "a number as a name": ("1: 2\nepochz: 3\n", "parameter names are text, got 1"),
     "a list": ("- epochs\n", "must hold a mapping of parameter: value"),
 }
