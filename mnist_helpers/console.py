@@ -73,3 +73,13 @@ def quiet_stderr() -> Iterator[None]:
             os.close(saved)
             capture.seek(0)
             forward_without_noise(capture.read().decode(errors="replace"))
+
+
+@contextlib.contextmanager
+def quiet_tensorflow() -> Iterator[None]:
+    """Keep TensorFlow's start-up chatter off the terminal inside the block: its C++ logging is
+    set to errors only (``TF_CPP_MIN_LOG_LEVEL=3``, unless set already) and the lines that
+    still reach standard error are filtered as :func:`quiet_stderr` does."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_stderr():
+        yield
