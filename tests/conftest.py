@@ -144,3 +144,35 @@ def write_mnist():
         return folder
 
     return write
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Path:
+    """Runs go to ``tmp_path/runs`` and figures to ``tmp_path/figures`` (the course's
+    ``MNIST_RUNS_DIR`` and ``MNIST_FIGURES_DIR``), never to the checkout's own folders."""
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
+    return tmp_path
+
+
+def tiny_model(input_shape=(28, 28, 1), classes=10, activation="softmax", seed=0):
+    """A small seeded Keras model: flatten, one dense layer (raw scores with ``activation=None``).
+
+    Build it through the ``tiny_model_file`` fixture when a saved copy will do: building and
+    saving a model takes about a second.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(input_shape)
+    flat = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
+    return keras.Model(inputs, keras.layers.Dense(classes, activation=activation)(flat))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """A saved :func:`tiny_model` (``model.keras``), built once for the whole session: copy it
+    before changing it."""
+    path = tmp_path_factory.mktemp("tiny_model") / "model.keras"
+    tiny_model().save(path)
+    return path
