@@ -138,7 +138,7 @@ def tta_proba(model, x: np.ndarray, shifts=TTA_SHIFTS, batch_size: int = 1000) -
     )
 
 
-def _check_labels(name: str, values: object) -> np.ndarray:
+def check_labels(name: str, values: object) -> np.ndarray:
     """Return ``values`` as 1-D int64 digits 0-9, or raise a ValueError that says why not."""
     labels = np.asarray(values)
     if labels.ndim != 1:
@@ -170,8 +170,8 @@ def _check_labels(name: str, values: object) -> np.ndarray:
 
 
 def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]:
-    """Validate labels and predictions (see :func:`_check_labels`) and that their lengths match."""
-    y_true, y_pred = _check_labels("y_true", y_true), _check_labels("y_pred", y_pred)
+    """Validate labels and predictions (see :func:`check_labels`) and that their lengths match."""
+    y_true, y_pred = check_labels("y_true", y_true), check_labels("y_pred", y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(
             f"y_true has shape {y_true.shape} but y_pred {y_pred.shape}: pass one prediction "
@@ -182,7 +182,7 @@ def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]
 
 def _check_proba(y_true: object, proba: object) -> tuple[np.ndarray, np.ndarray]:
     """Validate labels and a ``(n, 10)`` array of probabilities for the same ``n`` images."""
-    y_true = _check_labels("y_true", y_true)
+    y_true = check_labels("y_true", y_true)
     proba = np.asarray(proba)
     if proba.ndim != 2 or proba.shape[1] != 10:
         raise ValueError(

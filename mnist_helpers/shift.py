@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from mnist_helpers.evaluation import _check_labels, accuracy, predict_proba
+from mnist_helpers.evaluation import accuracy, check_labels, predict_proba
 from mnist_helpers.predict import ModelOutputError, load_model_safely
 
 #: Side of an MNIST image, in pixels.
@@ -813,7 +813,7 @@ def evaluate_shifts(
     images = _check_images(x)
     if len(images) == 0:
         raise ValueError("x holds no images; pass at least one, e.g. data.x_test[:1000]")
-    labels = _check_labels("y", y)  # 1-D digits 0-9, as evaluation checks them
+    labels = check_labels("y", y)  # 1-D digits 0-9, as evaluation checks them
     if len(labels) != len(images):
         raise ValueError(
             f"y must hold one integer label 0-9 per image, shape ({len(images)},), got "
