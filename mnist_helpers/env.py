@@ -62,7 +62,7 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
         fix it. Importing TensorFlow here takes a few seconds the first time.
     """
     from mnist_helpers import __version__
-    from mnist_helpers.data import MNIST_FILES, cache_dir
+    from mnist_helpers.download import MNIST_FILES, cache_dir
 
     facts: dict[str, str] = {
         "python": platform.python_version(),

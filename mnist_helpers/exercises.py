@@ -60,7 +60,7 @@ FIX_INSTALL = (
 
 def _is_data_problem(err: BaseException) -> bool:
     """Whether ``err`` comes from loading the MNIST files (missing, corrupt or unreadable)."""
-    from mnist_helpers.data import ChecksumError, MnistNotFoundError
+    from mnist_helpers.download import ChecksumError, MnistNotFoundError
     from mnist_helpers.idx import IDXFormatError
 
     return isinstance(err, (MnistNotFoundError, ChecksumError, IDXFormatError, OSError))

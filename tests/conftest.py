@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mnist_helpers.data as data
+import mnist_helpers.download as download
 from mnist_helpers.idx import encode_idx
 
 #: Addresses on the loopback interface where nothing listens (port 9, "discard").
@@ -49,10 +49,10 @@ def make_mnist_arrays(n_train: int = 200, n_test: int = 50, seed: int = 0) -> di
     return arrays
 
 
-def specs_for(files: dict[str, bytes]) -> dict[str, data.FileSpec]:
+def specs_for(files: dict[str, bytes]) -> dict[str, download.FileSpec]:
     """The FileSpec (size, sha256) of each file, as MNIST_FILES holds for the real ones."""
     return {
-        name: data.FileSpec(len(blob), hashlib.sha256(blob).hexdigest())
+        name: download.FileSpec(len(blob), hashlib.sha256(blob).hexdigest())
         for name, blob in files.items()
     }
 
@@ -61,8 +61,8 @@ def specs_for(files: dict[str, bytes]) -> dict[str, data.FileSpec]:
 def _real_data_missing() -> str:
     """Why the real MNIST files cannot be loaded offline, or "" when they can (checked once)."""
     try:
-        data.load_mnist_files(offline=True, report=lambda line: None)
-    except data.MnistNotFoundError as err:
+        download.load_mnist_files(offline=True, report=lambda line: None)
+    except download.MnistNotFoundError as err:
         return str(err)
     return ""
 
@@ -96,20 +96,20 @@ def sandbox(request, monkeypatch, tmp_path_factory):
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     monkeypatch.delenv("MNIST_OFFLINE", raising=False)
     monkeypatch.setenv("PATH", os.pathsep.join([str(box.bin), os.path.dirname(sys.executable)]))
-    monkeypatch.setattr(data, "KERAS_NPZ_URL", UNREACHABLE_NPZ_URL)
-    monkeypatch.setattr(data, "IDX_GZ_MIRRORS", [UNREACHABLE_MIRROR])
-    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 5.0)
+    monkeypatch.setattr(download, "KERAS_NPZ_URL", UNREACHABLE_NPZ_URL)
+    monkeypatch.setattr(download, "IDX_GZ_MIRRORS", [UNREACHABLE_MIRROR])
+    monkeypatch.setattr(download, "DOWNLOAD_TIMEOUT", 5.0)
     yield box
 
 
 @pytest.fixture
 def install_fake_mnist(monkeypatch):
     """Return ``install(arrays) -> files``: encode ``arrays`` as IDX files and patch
-    ``data.MNIST_FILES`` to their specs, so they pass verification. Writes nothing."""
+    ``download.MNIST_FILES`` to their specs, so they pass verification. Writes nothing."""
 
     def install(arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
         files = {name: encode_idx(array) for name, array in arrays.items()}
-        monkeypatch.setattr(data, "MNIST_FILES", specs_for(files))
+        monkeypatch.setattr(download, "MNIST_FILES", specs_for(files))
         return files
 
     return install
@@ -123,7 +123,7 @@ def mnist_arrays() -> dict[str, np.ndarray]:
 
 @pytest.fixture
 def fake_mnist(install_fake_mnist, mnist_arrays) -> dict[str, bytes]:
-    """The bytes of four tiny synthetic IDX files, installed as ``data.MNIST_FILES``' specs.
+    """The bytes of four tiny synthetic IDX files, installed as ``download.MNIST_FILES``' specs.
 
     200 training and 50 test images; nothing is written to disk (see ``write_mnist``).
     """

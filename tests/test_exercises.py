@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import mnist_helpers.data as data
+import mnist_helpers.download as download
 from mnist_helpers import exercises
 from mnist_helpers.course import notebook_paths
 from mnist_helpers.exercises import AUGMENTATIONS, CourseSetupError, hint_for
@@ -195,8 +196,8 @@ def test_a_hint_never_prints_the_right_number(capsys):
 @pytest.mark.parametrize(
     "error",
     [
-        data.MnistNotFoundError("Could not get verified MNIST files. Tried: nothing"),
-        data.ChecksumError("train-labels-idx1-ubyte: 12 bytes, expected 60008"),
+        download.MnistNotFoundError("Could not get verified MNIST files. Tried: nothing"),
+        download.ChecksumError("train-labels-idx1-ubyte: 12 bytes, expected 60008"),
         IDXFormatError("train-labels-idx1-ubyte: truncated"),
         FileNotFoundError("/course/cache lacks train-labels-idx1-ubyte"),
     ],

@@ -23,7 +23,6 @@ This file is also the site's small Sphinx extension (``setup`` at the end, named
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import re
@@ -32,16 +31,13 @@ import subprocess
 import sys
 import tarfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from mnist_helpers.data import check_sha256
-from mnist_helpers.files import write_bytes_atomic
+from mnist_helpers.download import fetch_verified
 from mnist_helpers.paths import user_cache_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +50,8 @@ MATHJAX_URL = f"https://registry.npmjs.org/mathjax/-/mathjax-{MATHJAX_VERSION}.t
 #: SHA-256 of the tarball above (npm's own integrity field, sha512, agrees with it).
 MATHJAX_SHA256 = "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09"
 MATHJAX_TIMEOUT = 10.0
+#: A bound on the tarball's size (it is a few MB): a server sending more is refused.
+MATHJAX_MAX_BYTES = 64 * 2**20
 #: What the site needs from the tarball: the combined TeX/MathML -> HTML component and the
 #: CHTML fonts, which it finds at ``output/chtml/fonts/woff-v2/`` beside itself.
 MATHJAX_SCRIPT = "tex-mml-chtml.js"
@@ -90,28 +88,6 @@ def cache_folder() -> Path:
     """Return the folder where the website's build caches downloads: ``site`` in the
     course's cache folder (:func:`mnist_helpers.paths.user_cache_dir`, beside MNIST's)."""
     return user_cache_dir() / "site"
-
-
-def fetch_verified(url: str, sha256: str, cache: Path, timeout: float = MATHJAX_TIMEOUT) -> bytes:
-    """Return the bytes at ``url``, from ``cache`` if a verified copy is there.
-
-    A download is verified before it is cached (atomically, with
-    :func:`mnist_helpers.files.write_bytes_atomic`); a cached copy that fails the check is
-    fetched again.
-
-    Raises:
-        OSError: the download failed (``urllib.error.URLError``, a timeout, ...).
-        mnist_helpers.data.ChecksumError: the downloaded bytes are not the pinned ones.
-    """
-    if cache.is_file():
-        data = cache.read_bytes()
-        if hashlib.sha256(data).hexdigest() == sha256:
-            return data
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        data = response.read()
-    check_sha256(url, data, sha256)
-    write_bytes_atomic(cache, data)
-    return data
 
 
 def extract_mathjax(tarball: bytes, dest: Path) -> int:
@@ -173,7 +149,7 @@ def vendor_mathjax(
     shutil.rmtree(dest, ignore_errors=True)
     was_cached = cache.is_file()
     try:
-        tarball = fetch_verified(url, sha256, cache, timeout)
+        tarball = fetch_verified(url, sha256, cache, MATHJAX_MAX_BYTES, timeout)
         count = extract_mathjax(tarball, dest)
     except (OSError, ValueError) as error:  # URLError and timeouts are OSErrors
         shutil.rmtree(dest, ignore_errors=True)
