@@ -1,24 +1,15 @@
 """Read and write IDX files, the simple binary format MNIST is distributed in.
 
-An IDX file is a header followed by raw numbers:
-
-* 2 zero bytes,
-* 1 byte: the type code of the numbers (0x08 = unsigned byte, the only one MNIST uses),
-* 1 byte: the number of dimensions ``ndim``,
-* ``ndim`` big-endian 32-bit integers: the size of each dimension,
-* the numbers themselves, row-major.
-
-So ``train-images-idx3-ubyte`` starts with ``00 00 08 03``, then 60000, 28, 28.
-
-Taught in 01.
+An IDX file is two zero bytes, one byte for the type of the numbers (0x08 = unsigned byte,
+the only one MNIST uses), one byte for the number of dimensions, a big-endian 32-bit size
+per dimension, then the numbers, row-major: ``train-images-idx3-ubyte`` starts with
+``00 00 08 03``, then 60000, 28, 28. Taught in 01.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import struct
-from pathlib import Path
 
 import numpy as np
 
@@ -38,26 +29,16 @@ class IDXFormatError(ValueError):
 
 
 def parse_idx_header(data: bytes, name: str = "<bytes>") -> tuple[np.dtype, tuple[int, ...], int]:
-    """Decode an IDX header.
-
-    Args:
-        data: the file's bytes (at least the header).
-        name: the file's name, used in error messages.
-
-    Returns:
-        ``(dtype, shape, header_length)``.
-
-    Raises:
-        IDXFormatError: wrong magic number, unknown type code or truncated header.
-    """
+    """Decode the header at the start of ``data`` (the file ``name``, for messages) and return
+    ``(dtype, shape, header_length)``, or raise an :class:`IDXFormatError`. Taught in 01."""
     if len(data) < 4:
         raise IDXFormatError(f"{name}: file is {len(data)} bytes, too short for an IDX header")
-    zero1, zero2, type_code, ndim = data[0], data[1], data[2], data[3]
-    if zero1 != 0 or zero2 != 0:
+    if data[0] != 0 or data[1] != 0:
         raise IDXFormatError(
             f"{name}: wrong magic number {data[:4].hex()} (an IDX file starts with two zero "
             "bytes; is it still gzip-compressed, or not an IDX file at all?)"
         )
+    type_code, ndim = data[2], data[3]
     if type_code not in IDX_DTYPES:
         raise IDXFormatError(
             f"{name}: unknown IDX type code 0x{type_code:02x} "
@@ -72,72 +53,24 @@ def parse_idx_header(data: bytes, name: str = "<bytes>") -> tuple[np.dtype, tupl
     return IDX_DTYPES[type_code], tuple(int(s) for s in shape), header_length
 
 
-def _check_length(name: str, shape: tuple[int, ...], expected: int, actual: int) -> None:
-    """Raise an IDXFormatError unless the file's ``actual`` length is the ``expected`` one."""
-    if actual != expected:
-        problem = "truncated" if actual < expected else "has trailing bytes"
-        raise IDXFormatError(
-            f"{name}: {problem}: header promises shape {shape} = {expected} bytes, "
-            f"file has {actual}"
-        )
-
-
-def _promised_length(dtype: np.dtype, shape: tuple[int, ...], header_length: int) -> int:
-    """The length of the file a header describes (Python integers: they never overflow)."""
-    return header_length + math.prod(shape) * dtype.itemsize
-
-
 def decode_idx(
-    data: bytes,
-    name: str = "<bytes>",
-    *,
-    expected_dtype: np.dtype | None = None,
-    expected_ndim: int | None = None,
+    data: bytes, name: str = "<bytes>", *, expected_dtype: np.dtype | None = None
 ) -> np.ndarray:
-    """Decode the bytes of an IDX file into a numpy array, checking every length.
-
-    Args:
-        data: the whole file's bytes (already decompressed).
-        name: the file's name, used in error messages.
-        expected_dtype: if given, the dtype the header must declare (MNIST: uint8).
-        expected_ndim: if given, the number of dimensions the header must declare
-            (3 for images, 1 for labels).
-
-    Returns:
-        An array with the header's shape and dtype in native byte order (read-only for
-        single-byte types, which share the buffer).
-
-    Raises:
-        IDXFormatError: on any inconsistency, naming the file and what was wrong.
-    """
+    """Decode a whole (uncompressed) IDX file into an array of its shape and dtype, in native
+    byte order; an :class:`IDXFormatError` names ``name`` and what was wrong (a length other
+    than the header promises, or another dtype than ``expected_dtype``)."""
     dtype, shape, offset = parse_idx_header(data, name)
     if expected_dtype is not None and dtype != np.dtype(expected_dtype):
         raise IDXFormatError(f"{name}: holds {dtype} numbers, expected {np.dtype(expected_dtype)}")
-    if expected_ndim is not None and len(shape) != expected_ndim:
+    expected = offset + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if len(data) != expected:
+        problem = "truncated" if len(data) < expected else "has trailing bytes"
         raise IDXFormatError(
-            f"{name}: has {len(shape)} dimensions {shape}, expected {expected_ndim} "
-            f"({'images: count, rows, columns' if expected_ndim == 3 else 'labels: count'})"
+            f"{name}: {problem}: header promises shape {shape} = {expected} bytes, "
+            f"file has {len(data)}"
         )
-    _check_length(name, shape, _promised_length(dtype, shape, offset), len(data))
     array = np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)
-
-
-def read_idx(path: str | Path, **checks) -> np.ndarray:
-    """Read an uncompressed IDX file from disk; see :func:`decode_idx` for ``checks``.
-
-    The file's size is checked against the one its header promises before the numbers
-    are read, so a huge file is refused at once.
-    """
-    path = Path(path)
-    with path.open("rb") as f:
-        header = f.read(4 + 4 * 255)  # the longest header there is
-        dtype, shape, offset = parse_idx_header(header, path.name)
-        expected = _promised_length(dtype, shape, offset)
-        _check_length(path.name, shape, expected, os.fstat(f.fileno()).st_size)
-        f.seek(0)
-        data = f.read(expected + 1)
-    return decode_idx(data, path.name, **checks)
 
 
 def encode_idx(array: np.ndarray) -> bytes:
