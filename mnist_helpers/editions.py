@@ -1,22 +1,12 @@
 """Build the student and instructor editions of the notebooks from the one committed source.
 
-* ``make instructor`` -> ``dist/instructor/``: every notebook as committed, solutions and
-  outputs included.
-* ``make student`` -> ``dist/student/``: outputs cleared, and in every code cell the lines
-  between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` replaced by::
-
-      # YOUR CODE HERE
-      raise NotImplementedError()
-
-  Markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` (written answers)
-  is removed. The scheme is nbgrader's, so the notebooks also work with nbgrader.
-
-Built with nbformat; nobody edits the copies by hand. Taught in docs/teaching.md.
-
-Every edition holds a marker file, ``.mnist-edition``. A rebuild replaces only a folder that
-has it (or an empty one), so ``--output`` pointed at a folder of your own by mistake refuses
-rather than deleting it. The edition is built in a unique temporary folder beside the output
-(``.<name>.<random>.partial``), removed if the build fails, and swapped in only when complete.
+``make instructor`` writes ``dist/instructor/``: the notebooks as committed. ``make student``
+writes ``dist/student/``: outputs cleared, each code block between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` replaced by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, and
+markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` removed (nbgrader's
+scheme). An edition holds a marker file, :data:`MARKER`; a rebuild replaces only a folder that
+has it (or an empty one), and swaps in a complete build made in a temporary folder beside it.
+Taught in docs/teaching.md.
 """
 
 from __future__ import annotations
@@ -39,8 +29,7 @@ MD_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 #: The file that marks a folder as an edition built here (and so safe to replace).
 MARKER = ".mnist-edition"
-#: What an edition holds besides its marker: the notebooks, and these folders copied as is.
-NOTEBOOK = re.compile(r"[0-9][0-9]_.*\.ipynb")
+#: The folders an edition holds besides the notebooks, copied as they are.
 EXTRAS = ("samples", "sweeps")
 
 
@@ -53,14 +42,10 @@ class NotAnEditionError(FileExistsError):
 
 
 def strip_code_solution(source: str, where: str = "cell") -> str:
-    """Replace each marked solution block of a code cell by the ``# YOUR CODE HERE`` stub.
-
-    The stub keeps the indentation of the ``### BEGIN SOLUTION`` line.
-
-    Raises:
-        SolutionMarkerError: a BEGIN without END, an END without BEGIN, or nesting.
-    """
-    out, inside, indent = [], False, ""
+    """Replace each marked solution block of a code cell by the stub, at the indentation of
+    its ``### BEGIN SOLUTION`` line; unbalanced or nested markers raise a
+    :class:`SolutionMarkerError` naming ``where`` and the line."""
+    out, inside = [], False
     for number, line in enumerate(source.splitlines(), start=1):
         stripped = line.strip()
         if stripped == BEGIN:
@@ -79,18 +64,12 @@ def strip_code_solution(source: str, where: str = "cell") -> str:
     return "\n".join(out)
 
 
-def has_solution(cell) -> bool:
-    """Whether a cell holds a marked solution (code or markdown)."""
-    return BEGIN in cell.source or bool(MD_SOLUTION.search(cell.source))
-
-
 def student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """Return a copy of ``nb`` with solutions stubbed out and every output cleared."""
     nb = nbformat.from_dict(nb)
     for index, cell in enumerate(nb.cells):
-        where = f"{name}, cell {index}"
         if cell.cell_type == "code":
-            cell.source = strip_code_solution(cell.source, where)
+            cell.source = strip_code_solution(cell.source, f"{name}, cell {index}")
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("papermill", None)
@@ -106,20 +85,8 @@ def is_edition(folder: Path) -> bool:
     return folder.is_dir() and not folder.is_symlink() and (folder / MARKER).is_file()
 
 
-def _is_unmarked_edition(folder: Path) -> bool:
-    """Whether ``folder`` holds only what an edition built before :data:`MARKER` held."""
-    entries = list(folder.iterdir())
-    notebooks = [e for e in entries if e.is_file() and NOTEBOOK.fullmatch(e.name)]
-    extras = [e for e in entries if e.is_dir() and e.name in EXTRAS]
-    return bool(notebooks) and len(notebooks) + len(extras) == len(entries)
-
-
-def _check_replaceable(output: Path, default: bool = False) -> None:
-    """Raise :class:`NotAnEditionError` unless ``output`` is absent, empty, or an edition.
-
-    ``default``: ``output`` is the default ``dist/<edition>``, where an edition built before
-    the marker existed (notebooks, ``samples/`` and ``sweeps/`` only) may be replaced too.
-    """
+def _check_replaceable(output: Path) -> None:
+    """Raise :class:`NotAnEditionError` unless ``output`` is absent, empty, or an edition."""
     how = (
         "Nothing was changed. Choose a new or empty folder with --output, or move that "
         "folder's contents away first."
@@ -127,8 +94,6 @@ def _check_replaceable(output: Path, default: bool = False) -> None:
     if output.is_symlink() or (output.exists() and not output.is_dir()):
         kind = "a symbolic link" if output.is_symlink() else "a file"
         raise NotAnEditionError(f"refusing to write an edition to {output}: it is {kind}. {how}")
-    if default and output.is_dir() and _is_unmarked_edition(output):
-        return
     if output.is_dir() and not is_edition(output) and any(output.iterdir()):
         raise NotAnEditionError(
             f"refusing to replace {output}: it is not empty and is not an edition built by "
@@ -137,31 +102,17 @@ def _check_replaceable(output: Path, default: bool = False) -> None:
 
 
 def build_edition(edition: str, output: Path | None = None) -> list[Path]:
-    """Write ``dist/<edition>/`` (``student`` or ``instructor``); return the notebooks written.
-
-    The edition is built in a unique temporary folder beside ``output`` (removed if anything
-    fails), marked with a :data:`MARKER` file, then put in place of ``output``.
-
-    Args:
-        edition: ``"student"`` or ``"instructor"``.
-        output: the folder to write; default ``dist/<edition>`` in the project. It must be
-            absent, empty, or an edition built earlier by this function, which it replaces.
-
-    Raises:
-        ValueError: ``edition`` is neither ``"student"`` nor ``"instructor"``, or a course
-            notebook cannot be read or has unbalanced solution markers.
-        NotAnEditionError: ``output`` is a file, or a non-empty folder without the marker;
-            it is left untouched.
-        OSError: ``output`` (or its folder) cannot be made or written.
-
+    """Write the ``"student"`` or ``"instructor"`` edition to ``output`` (default
+    ``dist/<edition>``), which must be absent, empty or an earlier edition; return the
+    notebooks written. Raises :class:`NotAnEditionError` (``output`` left untouched),
+    ``ValueError`` (a course notebook is unreadable or its markers unbalanced) or ``OSError``.
     Taught in docs/teaching.md.
     """
     if edition not in ("student", "instructor"):
         raise ValueError(f"edition must be 'student' or 'instructor', got {edition!r}")
     root = project_root()
-    default = (root / "dist" / edition).absolute()
-    output = Path(output).expanduser().absolute() if output else default
-    _check_replaceable(output, default=output == default)
+    output = Path(output or root / "dist" / edition).expanduser().absolute()
+    _check_replaceable(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=PARTIAL, dir=output.parent))
     try:
@@ -182,7 +133,7 @@ def build_edition(edition: str, output: Path | None = None) -> list[Path]:
                 shutil.copytree(root / extra, tmp / extra)
         marker = {"edition": edition, "built_by": "python -m mnist_helpers.editions"}
         (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
-        _check_replaceable(output, output == default)  # again: it may have changed meanwhile
+        _check_replaceable(output)  # again: it may have changed meanwhile
         previous = work / "previous"
         if output.exists():
             output.rename(previous)
