@@ -6,17 +6,22 @@ Every notebook's first cell calls :func:`check_env`. Taught in 01.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import platform
 import sys
 from pathlib import Path
 
+from mnist_helpers.console import quiet_tensorflow
+from mnist_helpers.download import MNIST_FILES, cache_dir
 from mnist_helpers.files import write_text_atomic
 from mnist_helpers.paths import project_root
 
 #: The Jupyter kernel that `make run` registers for the course.
 KERNEL_NAME = "mnist-cnn-course"
 MIN_PYTHON = (3, 11)
+#: The checkout this package runs from (where requirements.txt and .venv are, if anywhere).
+_CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def _version(package: str) -> str | None:
@@ -27,11 +32,8 @@ def _version(package: str) -> str | None:
 
 
 def display_path(path: str | Path) -> str:
-    """Return ``path`` the short way a person writes it: inside the course folder relative to
-    it (``.venv/bin/python``), inside the home folder with ``~`` (``~/.cache/...``).
-
-    Keeps user names and folder layouts out of printed (and committed) notebook outputs.
-    """
+    """``path`` written short: relative inside the course folder (``.venv/bin/python``), with
+    ``~`` inside the home folder; keeps user names out of printed notebook outputs."""
     path = Path(path)
     for base, prefix in ((project_root(), ""), (Path.home(), "~/")):
         try:
@@ -43,7 +45,7 @@ def display_path(path: str | Path) -> str:
 
 def _pinned_versions() -> dict[str, str]:
     """The pins of requirements.txt, when running from a checkout of the course."""
-    requirements = Path(__file__).resolve().parent.parent / "requirements.txt"
+    requirements = _CHECKOUT / "requirements.txt"
     pins = {}
     if requirements.is_file():
         for line in requirements.read_text().splitlines():
@@ -55,14 +57,9 @@ def _pinned_versions() -> dict[str, str]:
 
 
 def environment_report() -> tuple[dict[str, str], list[str]]:
-    """Collect the facts :func:`check_env` prints and the problems it finds.
-
-    Returns:
-        ``(facts, problems)``: facts by name, and one sentence per problem that says how to
-        fix it. Importing TensorFlow here takes a few seconds the first time.
-    """
+    """Return ``(facts, problems)``: what :func:`check_env` prints, by name, and one sentence
+    per problem that says how to fix it (imports TensorFlow: a few seconds the first time)."""
     from mnist_helpers import __version__
-    from mnist_helpers.download import MNIST_FILES, cache_dir
 
     facts: dict[str, str] = {
         "python": platform.python_version(),
@@ -81,8 +78,7 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
             problems.append(
                 f"{package} is not installed: run `make run` (or pip install -r requirements.txt)."
             )
-    pins = _pinned_versions()
-    for package, pinned in pins.items():
+    for package, pinned in _pinned_versions().items():
         installed = _version(package)
         if installed is not None and installed != pinned and package in facts:
             problems.append(
@@ -97,8 +93,8 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
             "'tensorflow'; unset it or `export KERAS_BACKEND=tensorflow`."
         )
     if facts["tensorflow"] != "missing":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import tensorflow as tf
+        with quiet_tensorflow():
+            import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
         facts["devices"] = f"{os.cpu_count()} CPU cores" + (
@@ -112,7 +108,7 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
     facts["kernel"] = (
         f"Jupyter kernel running {display_path(sys.executable)}" if in_kernel else "not in Jupyter"
     )
-    venv = Path(__file__).resolve().parent.parent / ".venv"
+    venv = _CHECKOUT / ".venv"
     if in_kernel and venv.is_dir() and Path(sys.prefix).resolve() != venv.resolve():
         problems.append(
             f"this kernel runs {sys.executable}, not the course's .venv: in JupyterLab pick the "
@@ -131,30 +127,10 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
     return facts, problems
 
 
-def summary_line(facts: dict[str, str]) -> str:
-    """The one line :func:`check_env` prints when all is well.
-
-    >>> summary_line({"python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1",
-    ...               "devices": "2 CPU cores, no GPU"})
-    'environment OK: Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1; devices: 2 CPU cores, no GPU'
-    """
-    return (
-        f"environment OK: Python {facts['python']}, TensorFlow {facts.get('tensorflow')}, "
-        f"Keras {facts.get('keras')}; devices: {facts.get('devices', 'unknown')}"
-    )
-
-
 def check_env(verbose: bool = False) -> bool:
-    """Check the environment; print one line when all is well, the full table otherwise.
-
-    The table lists versions, Keras backend, CPU/GPU, kernel and data cache, followed by one
-    ``PROBLEM:`` line per problem, each saying how to fix it.
-
-    Args:
-        verbose: print the full table even when nothing needs fixing.
-
-    Returns:
-        ``True`` when no problem was found.
+    """Print ``environment OK: ...`` in one line when all is well, else (or with ``verbose``)
+    the table of versions, devices, kernel and data cache, then one ``PROBLEM:`` line per
+    problem, each saying how to fix it. Returns ``True`` when no problem was found.
 
     Taught in 01 (and called at the top of every notebook).
     """
@@ -165,20 +141,20 @@ def check_env(verbose: bool = False) -> bool:
             print(f"{key:<{width}}  {value}")
     for problem in problems:
         print(f"PROBLEM: {problem}")
-    if not problems:
-        print(summary_line(facts) if not verbose else "environment OK")
+    if not problems and verbose:
+        print("environment OK")
+    elif not problems:
+        print(
+            f"environment OK: Python {facts['python']}, TensorFlow {facts.get('tensorflow')}, "
+            f"Keras {facts.get('keras')}; devices: {facts.get('devices', 'unknown')}"
+        )
     return not problems
 
 
 def install_kernel(prefix: str | None = None) -> Path:
-    """Register the course's Jupyter kernel inside this environment and return its folder.
-
-    The kernel runs this Python with TensorFlow's C++ logging silenced and without
-    forwarding low-level (file-descriptor) output into cells, so TensorFlow's start-up
-    lines stay out of the notebooks. Called by ``make run``/``make test``.
-    """
-    import json
-
+    """Register the course's Jupyter kernel in this environment and return its folder: this
+    Python, with TensorFlow's C++ logging silenced and low-level output not forwarded into
+    cells (``make run`` and ``make test`` call it)."""
     from ipykernel.kernelspec import install
 
     folder = Path(

@@ -69,22 +69,6 @@ def test_check_env_prints_facts_and_problems_and_returns_false(empty_cache, caps
     assert "environment OK" not in lines
 
 
-def test_check_env_returns_true_exactly_when_it_prints_no_problem(empty_cache, capsys):
-    for name in (
-        "train-images-idx3-ubyte",
-        "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte",
-        "t10k-labels-idx1-ubyte",
-    ):
-        (empty_cache / name).write_bytes(b"")
-    ok = check_env()
-    lines = capsys.readouterr().out.splitlines()
-    problems = [line for line in lines if line.startswith("PROBLEM: ")]
-    assert isinstance(ok, bool)
-    assert ok == (not problems), lines
-    assert any(line.startswith("environment OK") for line in lines) == ok
-
-
 def test_check_env_prints_one_line_when_all_is_well_and_the_table_on_request(monkeypatch, capsys):
     from mnist_helpers import env
 
