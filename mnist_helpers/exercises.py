@@ -1,26 +1,11 @@
 """Check a learner's answers to the notebooks' exercises, with hints that don't give them away.
 
-Each exercise has an id ``"NN.k"`` (notebook NN, exercise k). In a notebook::
-
-    ### BEGIN SOLUTION
-    answer = ...
-    ### END SOLUTION
-    check("02.1", answer)
-
-prints ``02.1 (its title): correct!`` or ``02.1 (its title): not yet. Hint: ...``. Many answers
-are functions (``check("02.3", convolve)``): the checker calls them on inputs of its own. The
-lines between the SOLUTION markers are replaced by ``# YOUR CODE HERE`` and
-``raise NotImplementedError()`` in the student edition (``make student``; see
-:mod:`mnist_helpers.editions`); an exercise not done yet raises that error again from ``check``.
-
-A checker gets the answer and returns ``None`` when it is right, or a hint. Checkers compute
-the right answer themselves (from the data or the package) and never print it.
-
-Two kinds of failure are kept apart. An error raised by the learner's answer (a function that
-crashes, an answer of the wrong type) is the learner's to fix: ``check`` prints it as a hint.
-An error in the checker's own set-up (MNIST not downloaded, a broken install) is not: the
-checker does that work inside :func:`course_setup`, which turns any failure into a
-:class:`CourseSetupError` that ``check`` raises, with a message that says how to fix the set-up.
+``check("02.1", answer)`` prints ``02.1 (its title): correct!`` or ``... not yet. Hint: ...``.
+A checker (registered with :func:`exercise`) returns ``None`` or a hint, works out the right
+answer itself and never prints it; an answer that is a function is called on inputs of its
+own. An error raised by the answer becomes a hint; an error in the checker's own set-up (MNIST
+missing, a broken install) is a :class:`CourseSetupError` that says how to fix the set-up. The
+student edition's stub (``raise NotImplementedError()``) raises again.
 """
 
 from __future__ import annotations
@@ -30,7 +15,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from mnist_helpers.idx import encode_idx, parse_idx_header
+from mnist_helpers import data
+from mnist_helpers.download import ChecksumError, MnistNotFoundError
+from mnist_helpers.idx import IDXFormatError, encode_idx, parse_idx_header
 from mnist_helpers.preprocess import box_size, center_of_mass
 
 Checker = Callable[[object], "str | None"]
@@ -40,10 +27,7 @@ EXERCISES: dict[str, tuple[str, Checker]] = {}
 
 
 class CourseSetupError(RuntimeError):
-    """The checker could not do its own set-up (e.g. MNIST is missing): not the learner's fault.
-
-    The message says what failed and how to fix the course set-up (e.g. ``make data``).
-    """
+    """The checker could not do its own set-up (e.g. MNIST is missing): not the learner's fault."""
 
 
 #: How to fix a set-up failure that comes from the MNIST files.
@@ -58,31 +42,17 @@ FIX_INSTALL = (
 )
 
 
-def _is_data_problem(err: BaseException) -> bool:
-    """Whether ``err`` comes from loading the MNIST files (missing, corrupt or unreadable)."""
-    from mnist_helpers.download import ChecksumError, MnistNotFoundError
-    from mnist_helpers.idx import IDXFormatError
-
-    return isinstance(err, (MnistNotFoundError, ChecksumError, IDXFormatError, OSError))
-
-
 @contextmanager
 def course_setup(what: str) -> Iterator[None]:
-    """Run a checker's own set-up: any error inside becomes a :class:`CourseSetupError`.
-
-    Checkers wrap in it the work that does not involve the learner's answer (loading the
-    data, computing the right answer), so that a failure there is reported as a problem with
-    the course set-up rather than as a hint about the answer::
-
-        with course_setup("the MNIST training labels"):
-            labels = load_mnist(normalize=False).y_train
-    """
+    """Run a checker's own set-up (loading data, computing the right answer): any error inside
+    becomes a :class:`CourseSetupError` that names ``what`` and says how to fix the set-up."""
     try:
         yield
     except CourseSetupError:
         raise
     except Exception as err:
-        fix = FIX_DATA if _is_data_problem(err) else FIX_INSTALL
+        data_problem = (MnistNotFoundError, ChecksumError, IDXFormatError, OSError)
+        fix = FIX_DATA if isinstance(err, data_problem) else FIX_INSTALL
         raise CourseSetupError(
             f"this exercise could not be checked because of the course set-up, not your "
             f"answer: getting {what} failed ({type(err).__name__}: {err}). {fix}"
@@ -104,23 +74,15 @@ def exercise(exercise_id: str, title: str) -> Callable[[Checker], Checker]:
 def hint_for(exercise_id: str, answer: object) -> str | None:
     """Return ``None`` if ``answer`` solves ``exercise_id``, else a hint (no printing).
 
-    An error raised by the answer becomes a hint ("your answer could not be checked ...").
-
-    Raises:
-        KeyError: there is no exercise ``exercise_id``; the message lists those there are.
-        NotImplementedError: the answer is the student edition's stub (not done yet).
-        CourseSetupError: the checker's own set-up failed (e.g. MNIST is missing); the
-            message says how to fix the course set-up.
+    Raises ``KeyError`` for an unknown id, ``NotImplementedError`` for the student edition's
+    stub, and :class:`CourseSetupError` when the checker's own set-up failed.
     """
     if exercise_id not in EXERCISES:
         known = ", ".join(sorted(EXERCISES)) or "none"
         raise KeyError(f"no exercise {exercise_id!r}; the exercises are: {known}")
-    _, checker = EXERCISES[exercise_id]
     try:
-        return checker(answer)
-    except NotImplementedError:  # the student edition's stub: the exercise is not done yet
-        raise
-    except CourseSetupError:  # the course's problem, not the answer's: never a hint
+        return EXERCISES[exercise_id][1](answer)
+    except (NotImplementedError, CourseSetupError):  # not done yet, or not the answer's fault
         raise
     except Exception as err:  # a wrong type of answer should give a hint, not a traceback
         return f"your answer could not be checked ({type(err).__name__}: {err})"
@@ -128,54 +90,29 @@ def hint_for(exercise_id: str, answer: object) -> str | None:
 
 def check(exercise_id: str, answer: object) -> None:
     """Check ``answer`` to exercise ``exercise_id`` and print the verdict: correct, or a hint.
-
-    Raises:
-        CourseSetupError: the exercise could not be checked because of the course set-up
-            (e.g. MNIST is missing), not the answer; the message says how to fix it.
-
-    Taught in every notebook's exercises.
-    """
+    Taught in every notebook's exercises."""
     title = EXERCISES[exercise_id][0] if exercise_id in EXERCISES else ""
     hint = hint_for(exercise_id, answer)
-    if hint is None:
-        print(f"{exercise_id} ({title}): correct!")
-    else:
-        print(f"{exercise_id} ({title}): not yet. Hint: {hint}")
+    verdict = "correct!" if hint is None else f"not yet. Hint: {hint}"
+    print(f"{exercise_id} ({title}): {verdict}")
 
 
 # --------------------------------------------------------------------------- helpers for checkers
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def expect_number(answer: object, right: float, hint: str, tolerance: float = 1e-6) -> str | None:
     """``None`` if ``answer`` is a number within ``tolerance`` (relative) of ``right``."""
-    if not _is_number(answer):
+    is_number = isinstance(answer, (int, float, np.integer, np.floating))
+    if not is_number or isinstance(answer, bool):
         return f"the answer should be a number, got {type(answer).__name__}"
-    if abs(float(answer) - right) <= tolerance * max(1.0, abs(right)):
-        return None
-    return hint
-
-
-def expect_array(answer: object, right: np.ndarray, hint: str, atol: float = 1e-5) -> str | None:
-    """``None`` if ``answer`` is an array of ``right``'s shape with values within ``atol``."""
-    answer = np.asarray(answer)
-    if answer.shape != right.shape:
-        return f"the shape should be {right.shape}, got {answer.shape}"
-    if np.allclose(answer, right, atol=atol):
-        return None
-    return hint
+    return None if abs(float(answer) - right) <= tolerance * max(1.0, abs(right)) else hint
 
 
 def expect_function(
     answer: object, cases: list[tuple], reference: Callable, hint: str, atol: float = 1e-6
 ) -> str | None:
-    """``None`` if the function ``answer`` returns what ``reference`` returns on every case.
-
-    A wrong result names the case's shapes (never the right value) and adds ``hint``.
-    """
+    """``None`` if the function ``answer`` returns what ``reference`` returns on every case;
+    a wrong result names the case's shapes (never the right value), then ``hint``."""
     if not callable(answer):
         return f"the answer should be a function, got {type(answer).__name__}"
     for args in cases:
@@ -194,6 +131,25 @@ def expect_function(
     return None
 
 
+def _number(exercise_id: str, title: str, right: Callable[[], float], hint: str) -> None:
+    """Register a checker whose answer is the number ``right()``."""
+    exercise(exercise_id, title)(lambda answer: expect_number(answer, right(), hint))
+
+
+def _function(
+    exercise_id: str, title: str, cases: Callable[[], list], reference: Callable, hint: str
+) -> None:
+    """Register a checker whose answer is a function that agrees with ``reference`` on
+    ``cases()`` (made inside :func:`course_setup`)."""
+
+    def checker(answer):
+        with course_setup("the test cases"):
+            made = cases()
+        return expect_function(answer, made, reference, hint)
+
+    exercise(exercise_id, title)(checker)
+
+
 def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
@@ -204,79 +160,68 @@ def _probabilities(n: int, seed: int) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _raw_mnist():
-    """The raw (uint8) MNIST, as the checkers of 01 need it; a failure is a set-up problem."""
-    from mnist_helpers.data import load_mnist
-
+def _mnist(**options) -> data.MnistData:
+    """MNIST as :func:`~mnist_helpers.data.load_mnist` gives it; a failure is a set-up problem."""
     with course_setup("the MNIST data"):
-        return load_mnist(normalize=False)
-
-
-def _train_labels() -> np.ndarray:
-    return _raw_mnist().y_train
+        return data.load_mnist(**options)
 
 
 # --------------------------------------------------------------------------- 01 data exploration
 
 
-@exercise("01.1", "how many 7s")
-def _check_01_1(answer):
-    right = int(np.sum(_train_labels() == 7))
-    return expect_number(answer, right, "count the training labels equal to 7 (np.sum or bincount)")
+def _ink_per_digit() -> int:
+    raw = _mnist(normalize=False)
+    return int(np.argmax([raw.x_train[raw.y_train == d].mean() for d in range(10)]))
 
 
-@exercise("01.2", "the digit with the most ink")
-def _check_01_2(answer):
-    raw = _raw_mnist()
-    ink = [raw.x_train[raw.y_train == d].mean() for d in range(10)]
-    return expect_number(
-        answer, int(np.argmax(ink)), "average every pixel of each digit's images, then take argmax"
-    )
+def _idx_header(blob: bytes) -> tuple[int, tuple[int, ...]]:
+    """01.3's answer: the type code byte, and the shape as the course's parser reads it."""
+    return blob[2], parse_idx_header(blob)[1]
 
 
-def _idx_header(data: bytes) -> tuple[int, tuple[int, ...]]:
-    """The exercise's answer: the type code byte, and the shape as the course's parser reads it."""
-    _, shape, _ = parse_idx_header(data)
-    return data[2], shape
-
-
-@exercise("01.3", "read an IDX header by hand")
-def _check_01_3(answer):
-    arrays = [np.zeros((3, 4, 5), np.uint8), np.zeros(7, np.uint8), np.zeros((2, 300), np.uint8)]
-    with course_setup("the test files"):
-        cases = [(encode_idx(a),) for a in arrays]
-    return expect_function(
-        answer,
-        cases,
-        _idx_header,
-        "byte 2 is the type code, byte 3 the number of dimensions, then one big-endian "
-        "4-byte integer per dimension (struct format '>I')",
-    )
-
+_number(
+    "01.1",
+    "how many 7s",
+    lambda: int(np.sum(_mnist(normalize=False).y_train == 7)),
+    "count the training labels equal to 7 (np.sum or bincount)",
+)
+_number(
+    "01.2",
+    "the digit with the most ink",
+    _ink_per_digit,
+    "average every pixel of each digit's images, then take argmax",
+)
+_function(
+    "01.3",
+    "read an IDX header by hand",
+    lambda: [
+        (encode_idx(a),)
+        for a in (
+            np.zeros((3, 4, 5), np.uint8),
+            np.zeros(7, np.uint8),
+            np.zeros((2, 300), np.uint8),
+        )
+    ],
+    _idx_header,
+    "byte 2 is the type code, byte 3 the number of dimensions, then one big-endian "
+    "4-byte integer per dimension (struct format '>I')",
+)
 
 # --------------------------------------------------------------------------- 02 building a CNN
 
-
-def _conv_params(filters: int, kernel: int, channels: int) -> int:
-    return kernel * kernel * channels * filters + filters
-
-
-@exercise("02.1", "parameters of a Conv2D layer")
-def _check_02_1(answer):
-    return expect_number(
-        answer,
-        _conv_params(16, 5, 3),
-        "each filter has one weight per kernel position per input channel, plus one bias",
-    )
+_number(
+    "02.1",
+    "parameters of a Conv2D layer",
+    lambda: 5 * 5 * 3 * 16 + 16,
+    "each filter has one weight per kernel position per input channel, plus one bias",
+)
 
 
 @exercise("02.2", "the shape after conv and pooling")
 def _check_02_2(answer):
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         return "answer with a pair (height, width)"
-    after_conv = 28 - 3 + 1
-    right = (after_conv // 2, after_conv // 2)
-    if tuple(int(v) for v in answer) == right:
+    if tuple(int(v) for v in answer) == ((28 - 3 + 1) // 2,) * 2:
         return None
     return (
         "a 'valid' 3x3 convolution loses a pixel on each side; 2x2 pooling halves (rounding down)"
@@ -288,26 +233,20 @@ def _convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return np.einsum("ijkl,kl->ij", windows, kernel)
 
 
-@exercise("02.3", "a convolution in numpy")
-def _check_02_3(answer):
-    rng = _rng(2)
-    cases = [
-        (rng.random((6, 6)), rng.normal(size=(3, 3))),
-        (rng.random((28, 28)), rng.normal(size=(3, 3))),
-        (rng.random((9, 7)), rng.normal(size=(5, 5))),
-    ]
-    return expect_function(
-        answer,
-        cases,
-        _convolve,
-        "'valid' means the output is (H - k + 1, W - k + 1); Keras does not flip the kernel",
-    )
+_function(
+    "02.3",
+    "a convolution in numpy",
+    lambda: [
+        (_rng(2).random(image), _rng(3).normal(size=kernel))
+        for image, kernel in (((6, 6), (3, 3)), ((28, 28), (3, 3)), ((9, 7), (5, 5)))
+    ],
+    _convolve,
+    "'valid' means the output is (H - k + 1, W - k + 1); Keras does not flip the kernel",
+)
 
-
-#: Accuracy on :data:`CHECK_IMAGES` test images that a model must beat to count as trained:
-#: one that learned nothing scores about 10 %.
+#: Accuracy on :data:`CHECK_IMAGES` test images that a model must reach to count as trained
+#: (one that learned nothing scores about 10 %), and how many test images it is scored on.
 LEARNED_ACCURACY = 0.8
-#: How many test images a checker scores a learner's model on (fast, and enough to tell).
 CHECK_IMAGES = 2000
 
 
@@ -316,19 +255,11 @@ def layer_types(model) -> list[str]:
     return [type(layer).__name__ for layer in model.layers]
 
 
-def _test_accuracy(model, n: int = CHECK_IMAGES) -> float:
-    """``model``'s accuracy on the first ``n`` MNIST test images (white ink on black, 0 to 1)."""
-    from mnist_helpers.data import load_mnist
-
-    with course_setup("the MNIST test images"):
-        data = load_mnist()
-    proba = np.asarray(model.predict(data.x_test[:n], batch_size=500, verbose=0))
-    return float(np.mean(proba.argmax(axis=1) == data.y_test[:n]))
-
-
 def _not_trained_hint(model) -> str | None:
-    """A hint if ``model`` does not beat :data:`LEARNED_ACCURACY` on test images, else None."""
-    accuracy = _test_accuracy(model)
+    """A hint if ``model`` scores under :data:`LEARNED_ACCURACY` on test images, else None."""
+    test = _mnist()
+    proba = np.asarray(model.predict(test.x_test[:CHECK_IMAGES], batch_size=500, verbose=0))
+    accuracy = float(np.mean(proba.argmax(axis=1) == test.y_test[:CHECK_IMAGES]))
     if accuracy >= LEARNED_ACCURACY:
         return None
     return (
@@ -339,8 +270,8 @@ def _not_trained_hint(model) -> str | None:
 
 
 def _model_hint(answer, name: str) -> str | None:
-    """A hint unless ``answer`` is a Keras model that reads 28x28x1 images (``name``: its
-    variable in the notebook)."""
+    """A hint unless ``answer`` is a Keras model that reads 28x28x1 images and ends with
+    Dense(10, softmax) (``name``: its variable in the notebook)."""
     import keras
 
     if not isinstance(answer, keras.Model):
@@ -354,7 +285,6 @@ def _model_hint(answer, name: str) -> str | None:
 
 
 def _output_hint(model) -> str | None:
-    """A hint unless ``model``'s last layer gives 10 probabilities (Dense, softmax)."""
     import keras
 
     last = model.layers[-1]
@@ -364,20 +294,6 @@ def _output_hint(model) -> str | None:
     return None
 
 
-def _first_cnn():
-    import keras
-
-    return keras.Sequential(
-        [
-            keras.Input(shape=(28, 28, 1)),
-            keras.layers.Conv2D(8, 3, activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-
-
 @exercise("02.4", "build and train a first CNN")
 def _check_02_4(answer):
     import keras
@@ -385,7 +301,15 @@ def _check_02_4(answer):
     if hint := _model_hint(answer, "first_cnn"):
         return hint
     with course_setup("the reference model"):
-        reference = _first_cnn()
+        reference = keras.Sequential(
+            [
+                keras.Input(shape=(28, 28, 1)),
+                keras.layers.Conv2D(8, 3, activation="relu"),
+                keras.layers.MaxPooling2D(2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
     if layer_types(answer) != layer_types(reference):
         return (
             f"the layers should be {', '.join(layer_types(reference))}, in that order; yours are "
@@ -405,69 +329,58 @@ def _check_02_4(answer):
 
 # --------------------------------------------------------------------------- 03 training
 
-
-@exercise("03.1", "steps per epoch")
-def _check_03_1(answer):
-    return expect_number(
-        answer, -(-60_000 // 256), "the last, smaller batch counts as a step too (round up)"
-    )
-
-
-def _best_epoch(history) -> int:
-    return int(np.argmax(np.asarray(history["val_accuracy"]))) + 1
-
-
-@exercise("03.3", "the best epoch")
-def _check_03_3(answer):
-    with course_setup("the test histories"):
-        import pandas as pd
-
-        rng = _rng(3)
-        cases = []
-        for n in (3, 6, 12):
-            frame = pd.DataFrame({"epoch": range(n), "val_accuracy": rng.random(n).round(2)})
-            cases.append((frame,))
-        frame = pd.DataFrame({"epoch": range(4), "val_accuracy": [0.9, 0.95, 0.95, 0.93]})
-        cases.append((frame,))
-    return expect_function(
-        answer,
-        cases,
-        _best_epoch,
-        "epochs are counted from 1, the frame's rows from 0; with a tie, keep the earlier epoch",
-    )
+_number(
+    "03.1",
+    "steps per epoch",
+    lambda: -(-60_000 // 256),
+    "the last, smaller batch counts as a step too (round up)",
+)
+_number(
+    "03.2",
+    "the end of the warm-up",
+    lambda: (4 * 100) // 4,
+    "the warm-up takes the first quarter of all the training steps",
+)
 
 
-@exercise("03.2", "the end of the warm-up")
-def _check_03_2(answer):
-    return expect_number(
-        answer, (4 * 100) // 4, "the warm-up takes the first quarter of all the training steps"
-    )
+def _histories() -> list[tuple]:
+    import pandas as pd
+
+    rng = _rng(3)
+    cases = [
+        (pd.DataFrame({"epoch": range(n), "val_accuracy": rng.random(n).round(2)}),)
+        for n in (3, 6, 12)
+    ]
+    return cases + [(pd.DataFrame({"epoch": range(4), "val_accuracy": [0.9, 0.95, 0.95, 0.93]}),)]
 
 
-def _light_cnn():
-    """03.4's model: the course CNN's three blocks, then GlobalAveragePooling2D and softmax."""
-    import keras
-
-    from mnist_helpers.models import INPUT_SHAPE, NUM_CLASSES, build_cnn
-
-    cnn = build_cnn()
-    blocks = cnn.layers[: layer_types(cnn).index("Flatten")]
-    return keras.Sequential(
-        [
-            keras.Input(shape=INPUT_SHAPE),
-            *blocks,
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
-        ]
-    )
+_function(
+    "03.3",
+    "the best epoch",
+    _histories,
+    lambda history: int(np.argmax(np.asarray(history["val_accuracy"]))) + 1,
+    "epochs are counted from 1, the frame's rows from 0; with a tie, keep the earlier epoch",
+)
 
 
 @exercise("03.4", "a lighter head")
 def _check_03_4(answer):
+    import keras
+
+    from mnist_helpers.models import INPUT_SHAPE, NUM_CLASSES, build_cnn
+
     if hint := _model_hint(answer, "light"):
         return hint
-    with course_setup("the reference model"):
-        reference = _light_cnn()
+    with course_setup("the reference model"):  # the CNN's blocks, then average pooling
+        cnn = build_cnn()
+        reference = keras.Sequential(
+            [
+                keras.Input(shape=INPUT_SHAPE),
+                *cnn.layers[: layer_types(cnn).index("Flatten")],
+                keras.layers.GlobalAveragePooling2D(),
+                keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+            ]
+        )
     types = layer_types(answer)
     if "Flatten" in types:
         return (
@@ -501,70 +414,34 @@ def _confusions(seed: int) -> list[tuple[np.ndarray]]:
     ]
 
 
-@exercise("04.1", "accuracy from a confusion matrix")
-def _check_04_1(answer):
-    return expect_function(
-        answer,
-        _confusions(41),
-        lambda cm: np.trace(np.asarray(cm)) / np.asarray(cm).sum(),
-        "the right answers are on the diagonal",
-    )
-
-
-@exercise("04.2", "recall of one digit")
-def _check_04_2(answer):
-    cases = [(cm, digit) for (cm,), digit in zip(_confusions(42), (0, 5, 9), strict=True)]
-
-    def recall(cm, digit):
-        cm = np.asarray(cm)
-        return cm[digit, digit] / cm[digit].sum()
-
-    return expect_function(
-        answer,
-        cases,
-        recall,
-        "recall asks: of the images that truly are this digit (a row), how many were found?",
-    )
-
-
 def _top2_accuracy(y_true, proba) -> float:
     top2 = np.argsort(proba, axis=1)[:, -2:]
     return float(np.mean((top2 == np.asarray(y_true)[:, None]).any(axis=1)))
 
 
-@exercise("04.3", "top-2 accuracy")
-def _check_04_3(answer):
-    cases = [(_rng(s).integers(0, 10, 200), _probabilities(200, s)) for s in (43, 44)]
-    return expect_function(
-        answer, cases, _top2_accuracy, "np.argsort sorts each row; the last two are the best two"
-    )
-
+_function(
+    "04.1",
+    "accuracy from a confusion matrix",
+    lambda: _confusions(41),
+    lambda cm: np.trace(np.asarray(cm)) / np.asarray(cm).sum(),
+    "the right answers are on the diagonal",
+)
+_function(
+    "04.2",
+    "recall of one digit",
+    lambda: [(cm, digit) for (cm,), digit in zip(_confusions(42), (0, 5, 9), strict=True)],
+    lambda cm, digit: np.asarray(cm)[digit, digit] / np.asarray(cm)[digit].sum(),
+    "recall asks: of the images that truly are this digit (a row), how many were found?",
+)
+_function(
+    "04.3",
+    "top-2 accuracy",
+    lambda: [(_rng(s).integers(0, 10, 200), _probabilities(200, s)) for s in (43, 44)],
+    _top2_accuracy,
+    "np.argsort sorts each row; the last two are the best two",
+)
 
 # --------------------------------------------------------------------------- 05 going further
-
-
-@exercise("05.2", "average an ensemble")
-def _check_05_2(answer):
-    cases = [([_probabilities(50, s) for s in range(k)],) for k in (2, 3, 5)]
-    return expect_function(
-        answer,
-        cases,
-        lambda probabilities: np.mean(probabilities, axis=0),
-        "average the models' probabilities image by image, class by class",
-    )
-
-
-@exercise("05.3", "the noise of a test accuracy")
-def _check_05_3(answer):
-    cases = [(0.996, 10_000), (0.99, 10_000), (0.9, 500)]
-    return expect_function(
-        answer,
-        cases,
-        lambda accuracy, n: np.sqrt(accuracy * (1 - accuracy) / n),
-        "each test image is a coin toss that comes up right with probability p: "
-        "the standard error of a proportion",
-    )
-
 
 LABEL_KEEPING = {"rotate by up to 10 degrees", "shift by up to 3 pixels", "zoom by up to 10%"}
 AUGMENTATIONS = sorted(LABEL_KEEPING | {"flip left-right", "rotate by 180 degrees"})
@@ -579,42 +456,47 @@ def _check_05_1(answer):
     return "for each one, picture a 2, a 6 and a 7 after it: are they still the same digit?"
 
 
+_function(
+    "05.2",
+    "average an ensemble",
+    lambda: [([_probabilities(50, s) for s in range(k)],) for k in (2, 3, 5)],
+    lambda probabilities: np.mean(probabilities, axis=0),
+    "average the models' probabilities image by image, class by class",
+)
+_function(
+    "05.3",
+    "the noise of a test accuracy",
+    lambda: [(0.996, 10_000), (0.99, 10_000), (0.9, 500)],
+    lambda accuracy, n: np.sqrt(accuracy * (1 - accuracy) / n),
+    "each test image is a coin toss that comes up right with probability p: "
+    "the standard error of a proportion",
+)
+
 # --------------------------------------------------------------------------- 06 your own digits
 
-
-@exercise("06.1", "light paper to black")
-def _check_06_1(answer):
-    rng = _rng(61)
-    cases = [(rng.random((5, 5)),), (rng.random((28, 40)),)]
-    return expect_function(
-        answer, cases, lambda gray: 1.0 - gray, "paper at 1.0 must become 0.0, and ink at 0.0, 1.0"
-    )
-
-
-@exercise("06.2", "a centre of mass by hand")
-def _check_06_2(answer):
-    rng = _rng(62)
-    cases = [(rng.random((28, 28)),), (np.pad(rng.random((5, 3)), ((2, 10), (7, 1))),)]
-    return expect_function(
-        answer,
-        cases,
-        center_of_mass,
-        "weight each pixel's row (and column) number by its brightness, then divide by the "
-        "total brightness (np.indices gives the numbers)",
-    )
-
-
-@exercise("06.3", "the 20x20 box")
-def _check_06_3(answer):
-    cases = [(204, 132), (100, 100), (30, 300), (7, 5), (500, 3)]
-    return expect_function(
-        answer,
-        cases,
-        box_size,
-        "the longer side becomes 20; the other is scaled by the same factor, rounded, "
-        "and never less than 1 pixel",
-    )
-
+_function(
+    "06.1",
+    "light paper to black",
+    lambda: [(_rng(61).random((5, 5)),), (_rng(62).random((28, 40)),)],
+    lambda gray: 1.0 - gray,
+    "paper at 1.0 must become 0.0, and ink at 0.0, 1.0",
+)
+_function(
+    "06.2",
+    "a centre of mass by hand",
+    lambda: [(_rng(62).random((28, 28)),), (np.pad(_rng(63).random((5, 3)), ((2, 10), (7, 1))),)],
+    center_of_mass,
+    "weight each pixel's row (and column) number by its brightness, then divide by the "
+    "total brightness (np.indices gives the numbers)",
+)
+_function(
+    "06.3",
+    "the 20x20 box",
+    lambda: [(204, 132), (100, 100), (30, 300), (7, 5), (500, 3)],
+    box_size,
+    "the longer side becomes 20; the other is scaled by the same factor, rounded, "
+    "and never less than 1 pixel",
+)
 
 # ------------------------------------------------------------------------ 07 when the data shifts
 
@@ -628,14 +510,12 @@ def _standardized(x: np.ndarray) -> np.ndarray:
 
 @exercise("07.1", "standardise each image")
 def _check_07_1(answer):
-    rng = _rng(71)
-    cases = [(rng.random((4, 28, 28, 1)),), (rng.random((3, 5, 5, 1)) * 0.3 + 0.5,)]
+    cases = [(_rng(71).random((4, 28, 28, 1)),), (_rng(72).random((3, 5, 5, 1)) * 0.3 + 0.5,)]
     hint = (
         "each image gets its own mean and standard deviation: take them over the pixel axes "
         "(axis=(1, 2, 3), keepdims=True), not over the whole batch"
     )
-    wrong = expect_function(answer, cases, _standardized, hint, atol=1e-4)
-    if wrong:
+    if wrong := expect_function(answer, cases, _standardized, hint, atol=1e-4):
         return wrong
     x = cases[0][0]
     if not np.allclose(answer(x + 0.4), _standardized(x), atol=1e-4):
@@ -643,19 +523,12 @@ def _check_07_1(answer):
     return None
 
 
-def _inverted(x: np.ndarray) -> np.ndarray:
-    return 255 - np.asarray(x, dtype=np.uint8)
-
-
 @exercise("07.2", "a corruption of your own: black ink on white")
 def _check_07_2(answer):
-    rng = _rng(72)
-    x = rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
+    x = _rng(72).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
     original = x.copy()
-    wrong = expect_function(
-        answer, [(x,), (x[:1],)], _inverted, "ink (255) must become 0, background (0) 255"
-    )
-    if wrong:
+    hint = "ink (255) must become 0, background (0) 255"
+    if wrong := expect_function(answer, [(x,), (x[:1],)], lambda x: 255 - x, hint):
         return wrong
     got = np.asarray(answer(x))
     if got.dtype != np.uint8:
@@ -663,12 +536,6 @@ def _check_07_2(answer):
     if not np.array_equal(x, original):
         return "leave the input as it was: return a new array (255 - x makes one)"
     return None
-
-
-def _worst(table) -> tuple[str, float]:
-    rows = table[~table["corruption"].isin(["clean", "mean"])]
-    worst = rows.loc[rows["accuracy"].idxmin()]
-    return str(worst["corruption"]), float(worst["accuracy"])
 
 
 @exercise("07.3", "the worst case")
@@ -685,11 +552,12 @@ def _check_07_3(answer):
         accuracy[-1] = 0.001 if trial == 1 else accuracy[-1]  # nor is the mean
         table = pd.DataFrame({"corruption": names, "severity": range(5), "accuracy": accuracy})
         got = answer(table.copy())
-        right = _worst(table)
+        rows = table[~table["corruption"].isin(["clean", "mean"])]
+        worst = rows.loc[rows["accuracy"].idxmin()]
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return "return a pair: (name of the corruption, its accuracy)"
         if got[0] in ("clean", "mean"):
             return f"{got[0]!r} is not a corruption: leave the rows clean and mean out"
-        if got[0] != right[0] or not np.isclose(float(got[1]), right[1]):
+        if got[0] != worst["corruption"] or not np.isclose(float(got[1]), worst["accuracy"]):
             return "find the corruption row with the lowest accuracy (idxmin helps)"
     return None
