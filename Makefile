@@ -62,10 +62,10 @@ run: data
 
 notebooks: data
 	$(PY) -m mnist_helpers.course notebooks
-	$(PY) -m mnist_helpers.course runtimes --update docs/teaching.md
+	$(PY) tools/update_guide.py --update docs/teaching.md
 
 guide: $(STAMP)
-	$(PY) -m mnist_helpers.course runtimes --update docs/teaching.md
+	$(PY) tools/update_guide.py --update docs/teaching.md
 
 student instructor: $(STAMP)
 	$(PY) -m mnist_helpers.editions $@

@@ -1,20 +1,10 @@
-"""Run the course's notebooks headlessly with papermill, and report their run times.
+"""Run the course's notebooks headlessly with papermill.
 
-``python -m mnist_helpers.course run`` (what ``make run`` calls) executes every notebook in
-order into ``runs/notebooks/`` (executed copies, never committed), passing your parameters to
-the notebooks that declare them, with the figures going to ``runs/figures/``, and ends with a
-one-line summary. ``python -m mnist_helpers.course notebooks`` (``make notebooks``)
-re-executes the committed notebooks with their default parameters, so their outputs and
-``figures/`` match a full default run: each runs into a temporary copy beside it, which
-replaces the committed notebook only once that notebook has finished (a failed or interrupted
-run leaves it as it was). ``python -m mnist_helpers.course runtimes`` prints
-how long each notebook's last headless run took (``--update docs/teaching.md`` writes it into
-the teaching guide; ``--from runs/notebooks`` reads your own ``make run``).
-
-Parameters: ``-p epochs 3 -p seed 7`` or ``--params params.yaml`` (a YAML mapping of names to
-single values); each goes to every notebook whose ``parameters`` cell defines it. A parameter
-whose default is text (``run_name="default"``) stays text: ``-p run_name 2024`` gives the run
-``"2024"``. ``--only 03 04`` runs the notebooks whose names start so.
+``python -m mnist_helpers.course run`` (``make run``) executes every notebook into
+``runs/notebooks/`` with its figures in ``runs/figures/``; ``notebooks`` (``make notebooks``)
+re-executes the committed notebooks in place with their defaults. ``-p epochs 3`` or
+``--params params.yaml`` set parameters (each goes to the notebooks that declare it; a
+parameter whose default is text stays text); ``--only 03 04`` picks notebooks by prefix.
 """
 
 from __future__ import annotations
@@ -28,18 +18,26 @@ import tempfile
 import time
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict, Unicode
-from traitlets.config import Config
+import yaml
 
 from mnist_helpers.console import forward_without_noise
 from mnist_helpers.env import KERNEL_NAME
-from mnist_helpers.files import atomic_path, check_plain_value, read_yaml, write_text_atomic
+from mnist_helpers.files import atomic_path, check_plain_value, read_yaml
 from mnist_helpers.paths import check_run_name, figures_dir, project_root, runs_dir
 
-#: Parameters ``run`` gives a notebook unless you set them: 05's full profile takes about
-#: an hour and 07's about twenty minutes, so ``make run`` uses their smoke profiles (``make run
-#: PROFILE=full`` for all of them).
+try:
+    import nbformat
+    import papermill
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Dict, Unicode
+    from traitlets.config import Config
+except ImportError as err:
+    raise ImportError(
+        f"running notebooks headlessly needs Jupyter and papermill ({err}): "
+        'pip install "mnist_helpers[course]" (make setup installs everything)'
+    ) from err
+
+#: Parameters ``run`` gives a notebook unless you set them (``make run PROFILE=full``: all full).
 RUN_DEFAULTS: dict[str, dict] = {
     "05_going_further.ipynb": {"profile": "smoke"},
     "07_when_the_data_shifts.ipynb": {"profile": "smoke"},
@@ -52,11 +50,8 @@ def notebook_paths() -> list[Path]:
 
 
 def select_notebooks(paths: list[Path], prefixes: list[str]) -> list[Path]:
-    """The notebooks of ``paths`` whose names start with one of ``prefixes`` (``--only 03 04``).
-
-    Raises:
-        ValueError: no prefix, or a prefix that matches no notebook; the message lists them.
-    """
+    """The notebooks of ``paths`` whose names start with one of ``prefixes`` (``--only``);
+    ``ValueError`` for no prefix or one that matches no notebook, listing the notebooks."""
     names = ", ".join(path.name for path in paths)
     if not prefixes:
         raise ValueError(f"--only needs the notebooks to run, e.g. --only 03 04; there are {names}")
@@ -68,8 +63,6 @@ def select_notebooks(paths: list[Path], prefixes: list[str]) -> list[Path]:
 
 def notebook_parameters(path: Path) -> dict[str, object]:
     """Return the names and default values of a notebook's ``parameters`` cell."""
-    import papermill
-
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
 
 
@@ -82,16 +75,13 @@ def is_text_default(source: str) -> bool:
 
 
 def text_parameters(paths: list[Path] | None = None) -> set[str]:
-    """The parameters whose default is text in a notebook of ``paths`` (default: all).
-
-    A value given for one of them stays text (``run_name`` 2024 is ``"2024"``).
-    """
-    names = set()
-    for path in notebook_paths() if paths is None else paths:
-        for name, source in notebook_parameters(path).items():
-            if is_text_default(str(source)):
-                names.add(name)
-    return names
+    """The parameters whose default is text in a notebook of ``paths`` (default: all)."""
+    return {
+        name
+        for path in (notebook_paths() if paths is None else paths)
+        for name, source in notebook_parameters(path).items()
+        if is_text_default(str(source))
+    }
 
 
 def build_parameters(
@@ -99,20 +89,12 @@ def build_parameters(
     params_file: Path | None = None,
     paths: list[Path] | None = None,
 ) -> dict[str, object]:
-    """The parameters for the notebooks from ``-p NAME VALUE`` ``pairs`` and a YAML file.
+    """The parameters for the notebooks ``paths`` (default: all) from ``-p NAME VALUE``
+    ``pairs`` (which win) and a YAML ``params_file``, read by YAML's rules (:func:`parse_value`)
+    except that a parameter whose default is text stays text (``run_name`` 2024 is ``"2024"``).
 
-    ``pairs`` win over ``params_file``. A value is turned into a Python value by YAML's
-    rules (``parse_value``: 3 -> 3, 3e-3 -> 0.003, null -> None), except for a parameter
-    whose default in the notebooks is text: it stays text (``-p run_name 2024`` gives
-    ``"2024"``, not the number 2024, which 03 would refuse; a number written in the YAML
-    file becomes text the same way). ``paths``: the notebooks (default: all of the course).
-
-    Raises:
-        ValueError: ``params_file`` cannot be read as plain YAML (the message gives the file
-            and the line, see :func:`mnist_helpers.files.read_yaml`), does not hold a mapping
-            of names to single values, or a name is no parameter of any notebook (the
-            message lists the names the notebooks take), or ``run_name`` is no plain folder
-            name (:func:`mnist_helpers.paths.check_run_name`).
+    Raises ``ValueError`` for a file that is no plain mapping of names to single values, a
+    name no notebook takes, or a ``run_name`` that is no plain folder name.
     """
     paths = notebook_paths() if paths is None else paths
     textual = text_parameters(paths)
@@ -141,17 +123,14 @@ def build_parameters(
     unknown = sorted(set(parameters) - known)
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown}; the notebooks take {sorted(known)}")
-    if "run_name" in parameters:  # checked before any notebook runs (03 checks it again)
+    if "run_name" in parameters:  # checked before any notebook runs
         check_run_name(parameters["run_name"])
     return parameters
 
 
 def parse_value(text: str) -> object:
-    """Turn a command-line value into a Python value: 3 -> int, 3e-3 -> float, null -> None,
-    true -> bool, anything else -> text (YAML's rules for a single value: ``[1, 2]`` and
-    ``!!tag x`` stay text, since a parameter is one plain value)."""
-    import yaml
-
+    """A command-line value as YAML reads a single value: 3 -> 3, 3e-3 -> 0.003, null -> None,
+    true -> True; anything else (``[1, 2]``, ``!!tag x`` too) stays text."""
     for number in (int, float):
         try:
             return number(text)
@@ -168,13 +147,8 @@ def parse_value(text: str) -> object:
 
 
 class QuietKernelManager(AsyncKernelManager):
-    """Starts a notebook's kernel with its standard error going to the file ``stderr_path``.
-
-    What a kernel prints there is not the notebook's output (that travels in messages to
-    papermill): it is TensorFlow's and Jupyter's start-up chatter, and, rarely, a real
-    problem. :func:`execute_notebook` reads the file when the notebook has run and passes on
-    every line that is not chatter (:mod:`mnist_helpers.console`).
-    """
+    """Starts a kernel with its standard error (start-up chatter, not the notebook's output)
+    going to the file ``stderr_path``, and ``extra_env`` added to its environment."""
 
     stderr_path = Unicode("", help="file the kernel's standard error goes to").tag(config=True)
     extra_env = Dict(help="variables added to the kernel's environment").tag(config=True)
@@ -182,8 +156,6 @@ class QuietKernelManager(AsyncKernelManager):
     async def start_kernel(self, **kw) -> None:
         if self.extra_env:  # this kernel only: the calling process's environment is untouched
             kw["env"] = {**kw.get("env", os.environ), **self.extra_env}
-        if not self.stderr_path:
-            return await super().start_kernel(**kw)
         with open(self.stderr_path, "ab") as log:  # the kernel gets its own copy of the handle
             return await super().start_kernel(stderr=log, **kw)
 
@@ -192,30 +164,22 @@ def execute_notebook(
     path: Path,
     output: Path,
     parameters: dict | None = None,
-    log_output: bool = False,
     figures: Path | None = None,
     leave_out: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
 ) -> Path:
-    """Execute one notebook with papermill on the course kernel; return the output path.
+    """Execute one notebook with papermill on the course kernel; return ``output``.
 
-    Only the parameters the notebook declares are passed. ``figures``: the folder its
-    pictures go to (``MNIST_FIGURES_DIR`` for this run only); by default the current one.
-    ``env``: more environment variables for this run's kernel only (a sweep's worker gives
-    each run its own ``MNIST_RUNS_DIR`` this way); this process's environment is untouched.
-    ``leave_out``: cell tags; the cells carrying any of them are not run, and are not in the
-    output (a sweep leaves out 03's teaching experiments this way, see
-    :data:`mnist_helpers.sweep.LEFT_OUT`). Raises papermill's ``PapermillExecutionError``
-    (with the failing cell's error) if a cell fails.
+    Only the ``parameters`` the notebook declares are passed. ``figures``: the folder its
+    pictures go to; ``env``: more variables for this kernel only; ``leave_out``: cell tags
+    whose cells are neither run nor kept. The kernel's standard error is passed on without its
+    start-up chatter. Raises ``papermill.PapermillExecutionError`` if a cell fails.
     """
-    import nbformat
-    import papermill
-
     source: str | nbformat.NotebookNode = str(path)
     if leave_out:
         source = nbformat.read(path, as_version=4)
         source.cells = [
-            cell for cell in source.cells if not set(leave_out) & set(cell.metadata.get("tags", []))
+            c for c in source.cells if not set(leave_out) & set(c.metadata.get("tags", []))
         ]
     declared = notebook_parameters(path)
     mine = {k: v for k, v in (parameters or {}).items() if k in declared}
@@ -233,7 +197,6 @@ def execute_notebook(
             kernel_name=KERNEL_NAME,
             cwd=str(path.parent),
             progress_bar=False,
-            log_output=log_output,
             kernel_manager_class=QuietKernelManager,
             config=Config(
                 {"QuietKernelManager": {"stderr_path": kernel_log.name, "extra_env": kernel_env}}
@@ -247,21 +210,13 @@ def execute_notebook(
 
 
 def _drop_local_paths(path: Path) -> None:
-    """Remove papermill's record of absolute input/output paths (they name your home folder).
-
-    The notebook's run time (``metadata.papermill.duration``) stays: docs/teaching.md is built
-    from it.
-    """
-    import nbformat
-
+    """Remove papermill's record of the input and output paths (they name your home folder);
+    its ``duration`` stays (the guide's tables are made from it)."""
     nb = nbformat.read(path, as_version=4)
     record = nb.metadata.get("papermill", {})
-    if not {"input_path", "output_path"} & set(record):
-        return
-    record.pop("input_path", None)
-    record.pop("output_path", None)
-    with atomic_path(path) as tmp:
-        nbformat.write(nb, tmp)
+    if [record.pop(key) for key in ("input_path", "output_path") if key in record]:
+        with atomic_path(path) as tmp:
+            nbformat.write(nb, tmp)
 
 
 def execute_notebooks(
@@ -269,34 +224,27 @@ def execute_notebooks(
 ) -> list[Path]:
     """Execute ``paths`` in order, in place or into ``runs/notebooks/``; return the outputs.
 
-    In place, each notebook runs into a temporary copy beside it (so its relative paths
-    still work) that replaces it only when the notebook has finished: a failure or Ctrl-C
-    leaves the committed notebook untouched and no temporary file behind. Prints each
-    notebook's name and seconds. Stops at the first failing notebook (raising its error).
+    In place, a notebook is replaced only once it has run to the end (a failure or Ctrl-C
+    leaves it untouched). Prints each notebook's name and seconds; stops at the first failure.
     """
     done = []
     for path in paths:
         start = time.perf_counter()
-        target = path if in_place else runs_dir() / "notebooks" / path.name
-        mine = dict(parameters or {})
-        if not in_place:
-            mine = {**RUN_DEFAULTS.get(path.name, {}), **mine}
         print(f"running {path.name} ...", flush=True)
         if in_place:
             with atomic_path(path) as tmp:
-                execute_notebook(path, tmp, mine)
+                execute_notebook(path, tmp, parameters)
             done.append(path)
         else:
-            done.append(execute_notebook(path, target, mine))
-        print(f"  {time.perf_counter() - start:.0f} s -> {target}", flush=True)
+            mine = {**RUN_DEFAULTS.get(path.name, {}), **(parameters or {})}
+            done.append(execute_notebook(path, runs_dir() / "notebooks" / path.name, mine))
+        print(f"  {time.perf_counter() - start:.0f} s -> {done[-1]}", flush=True)
     return done
 
 
-def summary_line(run_name: str, since: float | None = None) -> str:
-    """One line: test accuracy and training time of ``run_name``, and where the figures are.
-
-    ``since``: a ``time.time()``; a run finished before it is not quoted (it is an older one).
-    """
+def run_result_line(run_name: str, since: float | None = None) -> str:
+    """One line on the run ``run_name``: its test accuracy and training time (if it finished
+    after ``since``, a ``time.time()``), and where the figures are."""
     metrics_path = runs_dir() / run_name / "metrics.json"
     figures = f"figures in {figures_dir()}"
     if not metrics_path.is_file():
@@ -314,178 +262,10 @@ def summary_line(run_name: str, since: float | None = None) -> str:
         return f"run {run_name!r}: {metrics_path} cannot be read ({err!r}); {figures}"
 
 
-GUIDE_START, GUIDE_END = "<!-- runtimes:start -->", "<!-- runtimes:end -->"
-
-
-def _minutes(seconds: float) -> str:
-    """123.4 -> '2 min 3 s'; 9.2 -> '9 s'."""
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
-
-
-def _devices(nb) -> str:
-    """The devices that ``check_env()`` printed in the notebook's setup cell.
-
-    Read from its one-line summary (``environment OK: ...; devices: 2 CPU cores, no GPU``) or
-    from the ``devices`` row of its full table.
-    """
-    for cell in nb.cells[:3]:
-        for output in cell.get("outputs", []):
-            for line in output.get("text", "").splitlines():
-                if line.startswith("environment OK:") and "; devices: " in line:
-                    return line.split("; devices: ", 1)[1].strip()
-                if line.startswith("devices"):
-                    return line.removeprefix("devices").strip()
-    return "unknown machine"
-
-
-def runtime_table(folder: Path | None = None) -> list[dict]:
-    """One row per notebook of ``folder`` (default: the committed ``notebooks/``).
-
-    Each row: ``notebook``, ``title``, ``objectives`` and the planned ``teaching`` and
-    ``exercises`` minutes (the notebook's ``course`` metadata), and the measured ``seconds`` of
-    its last headless run with the ``parameters`` it got and the ``machine`` it ran on (both
-    recorded by papermill and ``check_env()``). Raises ``ValueError`` for a notebook that was
-    never run headlessly.
-    """
-    import nbformat
-
-    paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")) if folder else notebook_paths()
-    if not paths:
-        raise ValueError(
-            f"no executed notebooks (NN_*.ipynb) in {folder or project_root() / 'notebooks'} "
-            "(make run writes them to runs/notebooks)"
-        )
-    rows = []
-    for path in paths:
-        try:
-            nb = nbformat.read(path, as_version=4)
-        except (OSError, ValueError) as err:  # not JSON, not UTF-8, not a notebook
-            raise ValueError(f"{path} cannot be read as a notebook: {err}") from None
-        record = nb.metadata.get("papermill", {})
-        if record.get("duration") is None:
-            raise ValueError(
-                f"{path} has no recorded run time: run it headlessly first "
-                "(make notebooks, or make run for runs/notebooks/)"
-            )
-        plan = nb.metadata.get("course", {})
-        minutes = plan.get("minutes", {})
-        parameters = record.get("parameters") or {}
-        rows.append(
-            {
-                "notebook": path.name,
-                "title": nb.cells[0].source.splitlines()[0].lstrip("# ").strip(),
-                "objectives": plan.get("objectives", []),
-                "teaching": minutes.get("teaching"),
-                "exercises": minutes.get("exercises"),
-                "seconds": float(record["duration"]),
-                "parameters": ", ".join(f"{k}={v!r}" for k, v in parameters.items()) or "defaults",
-                "machine": _devices(nb),
-            }
-        )
-    return rows
-
-
-def runtime_markdown(rows: list[dict]) -> str:
-    """The guide's generated part: the runtime table, then what each notebook teaches."""
-    machines = sorted({row["machine"] for row in rows})
-    lines = [
-        f"Measured by `python -m mnist_helpers.course runtimes` on {' / '.join(machines)}: "
-        "each notebook's headless run (papermill) with the parameters shown.",
-        "",
-        "| notebook | teaching | exercises | headless run | parameters |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| [{row['title']}](../notebooks/{row['notebook']}) | {row['teaching']} min "
-            f"| {row['exercises']} min | {_minutes(row['seconds'])} | {row['parameters']} |"
-        )
-    teaching = sum(row["teaching"] or 0 for row in rows)
-    exercises = sum(row["exercises"] or 0 for row in rows)
-    total = _minutes(sum(row["seconds"] for row in rows))
-    lines += [f"| **all** | {teaching} min | {exercises} min | {total} | |", ""]
-    for row in rows:
-        lines.append(f"**{row['title']}**: students learn to")
-        lines += [f"- {objective}" for objective in row["objectives"]]
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-TIME_PREFIX = "**Time:**"
-
-
-def time_line(row: dict) -> str:
-    """A notebook's time line, generated from the same row as the guide's table.
-
-    Class time from the notebook's plan (``course.minutes`` metadata), computer time from its
-    last headless run, so the notebook, docs/teaching.md and the metadata never disagree.
-    """
-    teaching, exercises = row["teaching"] or 0, row["exercises"] or 0
-    return (
-        f"{TIME_PREFIX} about {teaching + exercises} minutes in class ({teaching} teaching, "
-        f"{exercises} exercises); running every cell took the computer "
-        f"{_minutes(row['seconds'])} ({row['machine']}; all notebooks: docs/teaching.md)."
-    )
-
-
-def update_time_lines(rows: list[dict], folder: Path | None = None) -> list[Path]:
-    """Write each row's :func:`time_line` into its notebook's first cell; return those changed.
-
-    The first cell must hold a line that starts with ``**Time:**``: it is replaced whole.
-    Only the markdown changes; outputs and metadata stay as they are.
-    """
-    import nbformat
-
-    folder = Path(folder) if folder else project_root() / "notebooks"
-    changed = []
-    for row in rows:
-        path = folder / row["notebook"]
-        nb = nbformat.read(path, as_version=4)
-        lines = nb.cells[0].source.split("\n")
-        where = [i for i, line in enumerate(lines) if line.startswith(TIME_PREFIX)]
-        if len(where) != 1:
-            raise ValueError(f"{path}: its first cell needs one line starting with {TIME_PREFIX}")
-        line = time_line(row)
-        if lines[where[0]] == line:
-            continue
-        lines[where[0]] = line
-        nb.cells[0].source = "\n".join(lines)
-        write_text_atomic(path, nbformat.writes(nb) + "\n")
-        changed.append(path)
-    return changed
-
-
-def update_guide(guide: Path, markdown: str) -> bool:
-    """Replace the part of ``guide`` between the runtimes markers; return whether it changed.
-
-    Raises:
-        ValueError: ``guide`` cannot be read as UTF-8 text, or lacks the markers.
-    """
-    try:
-        text = guide.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = "it is not UTF-8 text" if isinstance(err, UnicodeDecodeError) else err.strerror
-        raise ValueError(f"cannot update {guide}: {reason}") from None
-    if GUIDE_START not in text or GUIDE_END not in text:
-        raise ValueError(f"{guide} lacks the markers {GUIDE_START} and {GUIDE_END}")
-    head, rest = text.split(GUIDE_START, 1)
-    tail = rest.split(GUIDE_END, 1)[1]
-    new = f"{head}{GUIDE_START}\n{markdown}{GUIDE_END}{tail}"
-    if new == text:
-        return False
-    write_text_atomic(guide, new)
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line: `run` the course into runs/notebooks, or `notebooks`: re-run in place."""
-    parser = argparse.ArgumentParser(
-        prog="python -m mnist_helpers.course",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("command", choices=["run", "notebooks", "runtimes"])
+    parser = argparse.ArgumentParser(prog="python -m mnist_helpers.course", description=__doc__)
+    parser.add_argument("command", choices=["run", "notebooks"])
     parser.add_argument(
         "-p",
         "--parameter",
@@ -497,32 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--params", type=Path, help="a YAML file of parameters")
     parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 03 04")
-    parser.add_argument(
-        "--from",
-        dest="source",
-        type=Path,
-        help="runtimes: read the executed notebooks in this folder (default: notebooks/)",
-    )
-    parser.add_argument(
-        "--update", type=Path, help="runtimes: write the table into this guide (docs/teaching.md)"
-    )
     args = parser.parse_args(argv)
-
-    if args.command == "runtimes":
-        try:
-            markdown = runtime_markdown(runtime_table(args.source))
-            if not args.update:
-                print(markdown)
-                return 0
-            changed = update_guide(args.update, markdown)
-            print(f"{args.update}: {'updated' if changed else 'already up to date'}")
-            if args.source is None:  # the committed notebooks: their time lines too
-                for path in update_time_lines(runtime_table()):
-                    print(f"{path.name}: time line updated")
-        except (OSError, ValueError) as err:
-            print(err, file=sys.stderr)
-            return 1
-        return 0
 
     all_paths = notebook_paths()
     try:
@@ -530,12 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         parameters = build_parameters(args.parameter, args.params)
     except (OSError, ValueError) as err:
         parser.error(str(err))
-    import papermill
-
     if args.command == "notebooks" and parameters:
         parser.error("`notebooks` re-creates the committed outputs: it takes no parameters")
-    if args.command == "run":
-        # a run with your parameters must not overwrite the committed figures
+    if args.command == "run":  # a run with your parameters must not overwrite figures/
         os.environ.setdefault("MNIST_FIGURES_DIR", str(runs_dir() / "figures"))
     start, started = time.perf_counter(), time.time()
     try:
@@ -553,10 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     ran = "all notebooks" if paths == all_paths else f"{len(paths)} notebook"
     if paths != all_paths:
         ran += f"{'s' if len(paths) > 1 else ''} ({', '.join(p.name for p in paths)})"
-    run_name = parameters.get("run_name", "default")
-    print(
-        f"{ran} ran in {time.perf_counter() - start:.0f} s; {summary_line(run_name, since=started)}"
-    )
+    line = run_result_line(parameters.get("run_name", "default"), since=started)
+    print(f"{ran} ran in {time.perf_counter() - start:.0f} s; {line}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The course runner's bookkeeping: runtime tables for the teaching guide, tidy metadata."""
+"""The headless runner: parameters, in-place runs, careless input, its closing line."""
 
 from __future__ import annotations
 
@@ -9,81 +9,16 @@ import nbformat
 import pytest
 
 from mnist_helpers import course
-from mnist_helpers.paths import project_root
-
-
-def make_executed(folder, name, seconds, parameters=None, devices="2 CPU cores, no GPU"):
-    nb = nbformat.v4.new_notebook()
-    setup = nbformat.v4.new_code_cell("check_env()")
-    setup.outputs = [nbformat.v4.new_output("stream", text=f"python  3.11\ndevices  {devices}\n")]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {name[:2]} · A title\n\nText."), setup]
-    nb.metadata["course"] = {
-        "objectives": ["do one thing", "do another"],
-        "minutes": {"teaching": 30, "exercises": 15},
-    }
-    nb.metadata["papermill"] = {
-        "duration": seconds,
-        "parameters": parameters or {},
-        "input_path": "/home/someone/course/notebooks/x.ipynb",
-        "output_path": "/home/someone/course/notebooks/x.ipynb",
-    }
-    nbformat.write(nb, folder / name)
-    return folder / name
-
-
-def test_runtime_table_reads_papermill_times_and_the_plan(tmp_path):
-    make_executed(tmp_path, "01_a.ipynb", 9.2)
-    make_executed(tmp_path, "02_b.ipynb", 123.4, {"profile": "smoke"})
-    rows = course.runtime_table(tmp_path)
-    assert [r["notebook"] for r in rows] == ["01_a.ipynb", "02_b.ipynb"]
-    assert rows[1]["parameters"] == "profile='smoke'" and rows[0]["parameters"] == "defaults"
-    assert rows[0]["machine"] == "2 CPU cores, no GPU"
-
-    markdown = course.runtime_markdown(rows)
-    first_row = "| [01 · A title](../notebooks/01_a.ipynb) | 30 min | 15 min | 9 s | defaults |"
-    assert first_row in markdown
-    assert "| 2 min 3 s |" in markdown
-    assert "| **all** | 60 min | 30 min | 2 min 13 s | |" in markdown
-    assert "- do another" in markdown
-
-
-def test_a_notebook_never_run_headlessly_is_named(tmp_path, capsys):
-    path = make_executed(tmp_path, "01_a.ipynb", 5.0)
-    nb = nbformat.read(path, as_version=4)
-    del nb.metadata["papermill"]
-    nbformat.write(nb, path)
-    with pytest.raises(ValueError, match="01_a.ipynb has no recorded run time"):
-        course.runtime_table(tmp_path)
-    assert course.main(["runtimes", "--from", str(tmp_path)]) == 1
-    assert "make notebooks" in capsys.readouterr().err
-
-
-def test_update_guide_replaces_only_the_marked_part(tmp_path):
-    guide = tmp_path / "guide.md"
-    guide.write_text(f"# Guide\n\n{course.GUIDE_START}\nold\n{course.GUIDE_END}\n\nMore.\n")
-    assert course.update_guide(guide, "new table\n") is True
-    assert guide.read_text() == (
-        f"# Guide\n\n{course.GUIDE_START}\nnew table\n{course.GUIDE_END}\n\nMore.\n"
-    )
-    assert course.update_guide(guide, "new table\n") is False
-    guide.write_text("no markers")
-    with pytest.raises(ValueError, match="lacks the markers"):
-        course.update_guide(guide, "x")
-
-
-def test_the_teaching_guide_shows_the_committed_notebooks_real_run_times():
-    guide = (project_root() / "docs" / "teaching.md").read_text()
-    shown = guide.split(course.GUIDE_START)[1].split(course.GUIDE_END)[0]
-    expected = course.runtime_markdown(course.runtime_table())
-    assert shown.strip() == expected.strip(), "out of date: run `make guide` and commit"
 
 
 def test_executed_notebooks_keep_no_local_paths(tmp_path):
-    path = make_executed(tmp_path, "01_a.ipynb", 5.0)
+    path = make_tiny(tmp_path)
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["papermill"] = {"duration": 5.0, "input_path": "/home/someone/x.ipynb"}
+    nbformat.write(nb, path)
     course._drop_local_paths(path)
     record = nbformat.read(path, as_version=4).metadata["papermill"]
-    assert "input_path" not in record and "output_path" not in record
-    assert record["duration"] == 5.0
+    assert record == {"duration": 5.0}  # the run time stays: the guide's tables need it
     for committed in course.notebook_paths():
         record = nbformat.read(committed, as_version=4).metadata.get("papermill", {})
         assert "input_path" not in record, f"{committed.name} records a local path"
@@ -248,39 +183,6 @@ def test_cells_with_a_left_out_tag_are_neither_run_nor_in_the_output(tmp_path, m
     assert len(nbformat.read(tmp_path / "03_t.ipynb", as_version=4).cells) == 3  # untouched
 
 
-def test_runtime_table_reads_the_devices_of_check_envs_one_line_summary(tmp_path):
-    path = make_executed(tmp_path, "01_a.ipynb", 9.2)
-    nb = nbformat.read(path, as_version=4)
-    line = "environment OK: Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1; devices: 16 CPU cores"
-    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text=line + "\n")]
-    nbformat.write(nb, path)
-    assert course.runtime_table(tmp_path)[0]["machine"] == "16 CPU cores"
-
-
-def test_time_lines_are_generated_from_the_plan_and_the_run_and_replace_only_their_line(
-    tmp_path,
-):
-    path = make_executed(tmp_path, "01_a.ipynb", 123.4)
-    nb = nbformat.read(path, as_version=4)
-    nb.cells[0].source = "# 01 · A title\n\n**Time:** old guess.\nNeeds: nothing."
-    nbformat.write(nb, path)
-    rows = course.runtime_table(tmp_path)
-    assert course.update_time_lines(rows, tmp_path) == [path]
-    source = nbformat.read(path, as_version=4).cells[0].source
-    assert source.splitlines()[2] == (
-        "**Time:** about 45 minutes in class (30 teaching, 15 exercises); running every cell "
-        "took the computer 2 min 3 s (2 CPU cores, no GPU; all notebooks: docs/teaching.md)."
-    )
-    assert source.splitlines()[3] == "Needs: nothing."
-    assert course.update_time_lines(rows, tmp_path) == []  # already up to date
-
-
-def test_a_notebook_without_a_time_line_is_an_error_naming_it(tmp_path):
-    make_executed(tmp_path, "01_a.ipynb", 9.0)
-    with pytest.raises(ValueError, match=r"01_a.ipynb: its first cell needs one line starting"):
-        course.update_time_lines(course.runtime_table(tmp_path), tmp_path)
-
-
 @pytest.mark.notebooks
 def test_env_and_figures_reach_the_kernel_only(tmp_path, monkeypatch):
     """A sweep's worker runs several notebooks at once: each kernel gets its own folders, and
@@ -383,7 +285,7 @@ def test_a_finished_run_is_quoted_when_this_run_trained_it(tmp_path, monkeypatch
     start = time.time()
     metrics.write_text(json.dumps({"test_accuracy": 0.9912, "train_seconds": 60, "epochs_run": 5}))
     os.utime(metrics, (start + 1, start + 1))  # file times may lag time.time() by a tick
-    assert course.summary_line("kx", since=start).startswith(
+    assert course.run_result_line("kx", since=start).startswith(
         "run 'kx': test accuracy 99.12%, trained in 60 s (5 epochs)"
     )
 
@@ -396,7 +298,9 @@ def test_a_corrupt_metrics_file_is_named_in_the_summary_not_a_traceback(
     metrics = tmp_path / "runs" / "default" / "metrics.json"
     metrics.parent.mkdir(parents=True)
     metrics.write_text(content)
-    assert course.summary_line("default").startswith(f"run 'default': {metrics} cannot be read (")
+    assert course.run_result_line("default").startswith(
+        f"run 'default': {metrics} cannot be read ("
+    )
 
 
 PARAMETER_FILES = {
@@ -454,35 +358,6 @@ def test_a_missing_parameter_file_or_a_folder_is_named(where, tmp_path, no_execu
 )
 def test_a_command_line_value_that_is_no_plain_yaml_value_stays_text(text):
     assert course.parse_value(text) == text
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["--from", "missing"], "no executed notebooks (NN_*.ipynb) in"),
-        (["--from", "empty"], "no executed notebooks (NN_*.ipynb) in"),
-        (["--from", "corrupt"], "01_a.ipynb cannot be read as a notebook"),
-        (["--update", "missing.md"], "cannot update missing.md"),
-        (["--update", "no-markers.md"], "lacks the markers"),
-        (["--update", "latin-1.md"], "it is not UTF-8 text"),
-    ],
-)
-def test_runtimes_with_a_missing_or_unfit_folder_or_guide_says_so(
-    args, expected, tmp_path, monkeypatch, capsys
-):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "corrupt").mkdir()
-    (tmp_path / "corrupt" / "01_a.ipynb").write_text("{")
-    (tmp_path / "no-markers.md").write_text("# a guide without the markers\n")
-    (tmp_path / "latin-1.md").write_bytes(
-        f"{course.GUIDE_START}\n\xe9\n{course.GUIDE_END}\n".encode("latin-1")
-    )
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
-    assert course.main(["runtimes", *args]) == 1
-    captured = capsys.readouterr()
-    assert expected in captured.err and "Traceback" not in captured.err
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
 
 
 def test_a_runs_folder_that_cannot_be_made_is_named_not_a_traceback(

@@ -1,0 +1,198 @@
+"""Write the notebooks' run times into docs/teaching.md's table and each notebook's time line.
+
+Usage (``make guide``; ``make notebooks`` runs it after re-executing the notebooks):
+
+    .venv/bin/python tools/update_guide.py --update docs/teaching.md  # the committed notebooks
+    .venv/bin/python tools/update_guide.py --from runs/notebooks      # print your `make run`'s
+
+The times are those papermill recorded in each executed notebook; the class minutes and the
+objectives come from the notebook's ``course`` metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+from mnist_helpers.course import notebook_paths
+from mnist_helpers.files import write_text_atomic
+from mnist_helpers.paths import project_root
+
+GUIDE_START, GUIDE_END = "<!-- runtimes:start -->", "<!-- runtimes:end -->"
+TIME_PREFIX = "**Time:**"
+
+
+def minutes(seconds: float) -> str:
+    """123.4 -> '2 min 3 s'; 9.2 -> '9 s'."""
+    whole, rest = divmod(round(seconds), 60)
+    return f"{whole} min {rest} s" if whole else f"{rest} s"
+
+
+def devices(nb: nbformat.NotebookNode) -> str:
+    """The devices ``check_env()`` printed in the notebook's setup cell (its one-line summary
+    ``...; devices: 2 CPU cores, no GPU`` or its table's ``devices`` row)."""
+    for cell in nb.cells[:3]:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith("environment OK:") and "; devices: " in line:
+                    return line.split("; devices: ", 1)[1].strip()
+                if line.startswith("devices"):
+                    return line.removeprefix("devices").strip()
+    return "unknown machine"
+
+
+def runtime_table(folder: Path | None = None) -> list[dict]:
+    """One row per executed notebook of ``folder`` (default: the committed ``notebooks/``).
+
+    A row: ``notebook``, ``title``, ``objectives``, the planned ``teaching`` and ``exercises``
+    minutes, and the last headless run's ``seconds``, ``parameters`` and ``machine``.
+    Raises ``ValueError`` for no notebook, one that cannot be read or was never run headlessly.
+    """
+    paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")) if folder else notebook_paths()
+    if not paths:
+        raise ValueError(
+            f"no executed notebooks (NN_*.ipynb) in {folder or project_root() / 'notebooks'} "
+            "(make run writes them to runs/notebooks)"
+        )
+    rows = []
+    for path in paths:
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except (OSError, ValueError) as err:  # not JSON, not UTF-8, not a notebook
+            raise ValueError(f"{path} cannot be read as a notebook: {err}") from None
+        record = nb.metadata.get("papermill", {})
+        if record.get("duration") is None:
+            raise ValueError(
+                f"{path} has no recorded run time: run it headlessly first "
+                "(make notebooks, or make run for runs/notebooks/)"
+            )
+        plan = nb.metadata.get("course", {})
+        parameters = record.get("parameters") or {}
+        rows.append(
+            {
+                "notebook": path.name,
+                "title": nb.cells[0].source.splitlines()[0].lstrip("# ").strip(),
+                "objectives": plan.get("objectives", []),
+                "teaching": plan.get("minutes", {}).get("teaching"),
+                "exercises": plan.get("minutes", {}).get("exercises"),
+                "seconds": float(record["duration"]),
+                "parameters": ", ".join(f"{k}={v!r}" for k, v in parameters.items()) or "defaults",
+                "machine": devices(nb),
+            }
+        )
+    return rows
+
+
+def runtime_markdown(rows: list[dict]) -> str:
+    """The guide's generated part: the runtime table, then what each notebook teaches."""
+    machines = " / ".join(sorted({row["machine"] for row in rows}))
+    lines = [
+        f"Measured by `tools/update_guide.py` on {machines}: each notebook's headless run "
+        "(papermill) with the parameters shown.",
+        "",
+        "| notebook | teaching | exercises | headless run | parameters |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| [{row['title']}](../notebooks/{row['notebook']}) | {row['teaching']} min "
+            f"| {row['exercises']} min | {minutes(row['seconds'])} | {row['parameters']} |"
+        )
+    teaching = sum(row["teaching"] or 0 for row in rows)
+    exercises = sum(row["exercises"] or 0 for row in rows)
+    total = minutes(sum(row["seconds"] for row in rows))
+    lines += [f"| **all** | {teaching} min | {exercises} min | {total} | |", ""]
+    for row in rows:
+        lines.append(f"**{row['title']}**: students learn to")
+        lines += [f"- {objective}" for objective in row["objectives"]]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def time_line(row: dict) -> str:
+    """A notebook's ``**Time:**`` line: class minutes from its plan, computer time from its
+    last headless run (the same row as the guide's table, so the two never disagree)."""
+    teaching, exercises = row["teaching"] or 0, row["exercises"] or 0
+    return (
+        f"{TIME_PREFIX} about {teaching + exercises} minutes in class ({teaching} teaching, "
+        f"{exercises} exercises); running every cell took the computer "
+        f"{minutes(row['seconds'])} ({row['machine']}; all notebooks: docs/teaching.md)."
+    )
+
+
+def update_time_lines(rows: list[dict], folder: Path | None = None) -> list[Path]:
+    """Write each row's :func:`time_line` over the ``**Time:**`` line of its notebook's first
+    cell (outputs and metadata untouched); return the notebooks that changed."""
+    folder = Path(folder) if folder else project_root() / "notebooks"
+    changed = []
+    for row in rows:
+        path = folder / row["notebook"]
+        nb = nbformat.read(path, as_version=4)
+        lines = nb.cells[0].source.split("\n")
+        where = [i for i, line in enumerate(lines) if line.startswith(TIME_PREFIX)]
+        if len(where) != 1:
+            raise ValueError(f"{path}: its first cell needs one line starting with {TIME_PREFIX}")
+        if lines[where[0]] == time_line(row):
+            continue
+        lines[where[0]] = time_line(row)
+        nb.cells[0].source = "\n".join(lines)
+        write_text_atomic(path, nbformat.writes(nb) + "\n")
+        changed.append(path)
+    return changed
+
+
+def update_guide(guide: Path, markdown: str) -> bool:
+    """Replace the part of ``guide`` between the runtimes markers; return whether it changed.
+
+    Raises ``ValueError`` if ``guide`` cannot be read as UTF-8 text or lacks the markers.
+    """
+    try:
+        text = guide.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = "it is not UTF-8 text" if isinstance(err, UnicodeDecodeError) else err.strerror
+        raise ValueError(f"cannot update {guide}: {reason}") from None
+    if GUIDE_START not in text or GUIDE_END not in text:
+        raise ValueError(f"{guide} lacks the markers {GUIDE_START} and {GUIDE_END}")
+    head, rest = text.split(GUIDE_START, 1)
+    new = f"{head}{GUIDE_START}\n{markdown}{GUIDE_END}{rest.split(GUIDE_END, 1)[1]}"
+    if new == text:
+        return False
+    write_text_atomic(guide, new)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tools/update_guide.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        help="read the executed notebooks in this folder (default: notebooks/)",
+    )
+    parser.add_argument("--update", type=Path, help="write the table into this guide")
+    args = parser.parse_args(argv)
+    try:
+        markdown = runtime_markdown(runtime_table(args.source))
+        if not args.update:
+            print(markdown)
+            return 0
+        changed = update_guide(args.update, markdown)
+        print(f"{args.update}: {'updated' if changed else 'already up to date'}")
+        if args.source is None:  # the committed notebooks: their time lines too
+            for path in update_time_lines(runtime_table()):
+                print(f"{path.name}: time line updated")
+    except (OSError, ValueError) as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
