@@ -1,46 +1,8 @@
 """Parameter sweeps: run ``03_training.ipynb`` once per combination of a grid, on Dask.
 
-A grid is a small YAML file (``sweeps/example_grid.yaml`` ships with the course)::
-
-    name: example            # the sweep's name: runs are called example_<settings>_<hash>
-    fixed:                   # parameters every run gets
-      profile: smoke
-    grid:                    # every combination of these values is run
-      architecture: [mlp, cnn]
-      n_train: [2000, 6000]
-
-Every key of ``fixed`` and ``grid`` must be a parameter of the notebook's ``parameters`` cell
-(a misspelt one is refused before anything runs), every value a single plain value (text, a
-number, true/false or null), and a grid makes at most :data:`MAX_COMBINATIONS` runs. The file
-is read as plain YAML (``files.read_yaml``: no tags, anchors or aliases, at most 64 KiB).
-
-From a terminal: ``python -m mnist_helpers.sweep sweeps/example_grid.yaml``; from a notebook:
-``run_sweep("sweeps/example_grid.yaml")``. Each combination is executed with papermill
-(without the teaching experiments that train extra models: :data:`LEFT_OUT`), named after
-its grid settings and a short hash of *all* its parameters, e.g.
-``example_architecture-cnn_n_train-2000_3f9a1c``: change a ``fixed`` value and the runs get
-new names.
-
-**Where the runs execute.** On a Dask cluster (``distributed``): by default one this
-command starts on your machine for the sweep and stops at the end, running
-:func:`runs_at_once` combinations at a time, listening on 127.0.0.1 only (its dashboard too,
-unless ``--dashboard HOST:PORT`` says otherwise); with ``--scheduler tcp://HOST:8786`` (or the
-``DASK_SCHEDULER_ADDRESS`` variable) on a cluster that is already running, e.g. a teacher's
-``dask scheduler`` and a ``dask worker`` on each lab machine (docs/teaching.md, "A sweep
-across the classroom"). Either way a worker runs its combination in a temporary folder of
-its own and sends every file back: the executed notebook (``03_training.ipynb``),
-``metrics.json``, ``history.csv``, ``model.keras`` and the run's figures land in *this*
-machine's ``runs/<run name>/``. Workers need the course installed and MNIST fetched
-(``make data``), not a shared disk.
-
-A finished run also keeps the parameters it ran with in ``sweep_params.json``; re-running the
-sweep skips a combination only when its ``metrics.json`` exists and those parameters are the
-same. A failing combination (a cell's error, a dead kernel, anything) is reported and the
-others still run. A worker that dies mid-run (its machine switched off) loses nothing: the
-scheduler gives the combination to another worker, and reports it failed only after
-:data:`ALLOWED_FAILURES` + 1 workers died running it. The results table,
-``runs/sweeps/<name>.csv``, is written after every combination, so a sweep you interrupt
-keeps what finished; a plot goes beside it at the end.
+A grid file (``sweeps/example_grid.yaml``) holds ``name``, ``fixed`` (parameters of every
+run) and ``grid`` (values to combine). Each run executes on a Dask worker and comes back to
+``runs/<run name>/``; the table goes to ``runs/sweeps/<name>.csv``. Taught in 05.
 """
 
 from __future__ import annotations
@@ -62,8 +24,11 @@ import threading
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from tqdm.auto import tqdm
 
+from mnist_helpers.checks import check_int, error_line
 from mnist_helpers.files import (
     PARTIAL,
     atomic_path,
@@ -73,62 +38,43 @@ from mnist_helpers.files import (
     write_text_atomic,
 )
 from mnist_helpers.paths import project_root, runs_dir
+from mnist_helpers.plots import plot_sweep
+
+try:
+    import dask
+    import papermill
+    import psutil
+    from distributed import Client, LocalCluster, as_completed, get_worker
+
+    from mnist_helpers import course
+except ImportError as err:
+    raise ImportError(
+        f"sweeps need Dask and papermill ({err}): "
+        'pip install "mnist_helpers[sweep]" (make setup installs everything)'
+    ) from err
 
 NOTEBOOK = "03_training.ipynb"
 #: The columns of ``metrics.json`` that the results table keeps.
-METRICS = (
-    "val_accuracy",
-    "test_accuracy",
-    "test_loss",
-    "train_seconds",
-    "parameters",
-    "epochs_run",
-)
-#: Cells of 03 tagged with these are left out of a sweep's runs: the teaching experiments
-#: that train extra models (the ablation and overfitting runs of its sections 9 and 10,
-#: exercise 03.4). A sweep needs the run, not the lesson; nbval skips the same cells.
+METRICS = tuple("val_accuracy test_accuracy test_loss train_seconds parameters epochs_run".split())
+#: Cells of 03 with these tags (its teaching experiments that train extra models) are left out.
 LEFT_OUT = ("nbval-skip",)
 #: The file, in a finished run's folder, that records the parameters the run was made with.
 PARAMS_FILE = "sweep_params.json"
-#: Hex digits of the parameters' hash at the end of a run name.
-HASH_LENGTH = 6
-#: At most this many characters of a run name come from the settings (the hash keeps it unique).
-READABLE_LENGTH = 80
-#: Cores per run at once on the local cluster (see :func:`runs_at_once`): one. A run keeps
-#: both cores of a 2-core machine busy only while it trains; starting its kernel, importing
-#: TensorFlow, loading MNIST, evaluating and plotting use one, so a second run fills the gaps.
-CORES_PER_RUN = 1
-#: Memory one run of 03 may take (its kernel, with TensorFlow and MNIST loaded), in GiB: the
-#: local cluster never runs more at once than the machine's memory holds.
+#: Memory one run of 03 may take, in GiB: the local cluster runs no more than fit in memory.
 GIB_PER_RUN = 2
-#: How many workers may die running one combination before it is reported failed, on the
-#: cluster a sweep starts itself (an existing cluster uses its scheduler's own setting,
-#: ``distributed.scheduler.allowed-failures``, 3 unless changed).
+#: Workers that may die running one combination before it is reported failed (local cluster).
 ALLOWED_FAILURES = 2
-#: Seconds to wait for a scheduler given with ``--scheduler`` before saying it is unreachable.
-CONNECT_TIMEOUT = 10
-#: The Dask event topic on which workers say which combination they started.
-TOPIC = "mnist-sweep"
-#: The most combinations a grid may make: each is a training run, and a class's sweep is
-#: tens of them. A grid beyond it is refused before its combinations are made.
-MAX_COMBINATIONS = 1000
-#: The longest sweep name (it begins every run's name and names the results table).
-MAX_NAME_LENGTH = 80
-#: Where the dashboard of the cluster a sweep starts listens: this machine only, on a free
-#: port (never "8787 is already in use"). ``--dashboard HOST:PORT`` moves it.
-DASHBOARD = "127.0.0.1:0"
+CONNECT_TIMEOUT = 10  #: Seconds to wait for a ``--scheduler`` before calling it unreachable.
+TOPIC = "mnist-sweep"  #: The Dask event topic on which workers say what they run.
+MAX_COMBINATIONS = 1000  #: The most combinations a grid may make (each is a training run).
+MAX_NAME_LENGTH = 80  #: The longest sweep name (it begins every run's name).
 
 
 def load_grid(path: str | Path) -> dict:
     """Read and check a grid file; return ``{"name", "fixed", "grid"}``.
 
-    Raises:
-        ValueError: the file cannot be read as plain YAML (see ``files.read_yaml``), is not
-            a mapping, has unknown keys, a value is not a single plain value, a grid entry
-            is not a non-empty list or lists a value twice, a parameter is both fixed and in
-            the grid, or the grid makes more than :data:`MAX_COMBINATIONS` runs; the message
-            says what to write instead. (Whether each key is a parameter of the notebook is
-            checked by ``check_parameters``.)
+    Raises ``ValueError``, saying what to write instead, for anything but a plain YAML mapping
+    of single values and lists of distinct values making at most :data:`MAX_COMBINATIONS`.
     """
     path = Path(path)
     spec = read_yaml(path, "grid file")
@@ -194,20 +140,10 @@ def load_grid(path: str | Path) -> dict:
 
 
 def check_parameters(spec: dict, notebook: str | Path, source: str | Path = "grid") -> None:
-    """Refuse a grid whose ``fixed`` or ``grid`` names something the notebook does not take.
-
-    ``spec`` is what ``load_grid`` returns; ``notebook`` the notebook the sweep runs;
-    ``source`` the grid file, named in the message. Without
-    this check a misspelt key (``learnig_rate``) would be dropped silently, and every run
-    would be the same.
-
-    Raises:
-        ValueError: naming the unknown keys and listing the parameters the notebook takes.
-    """
-    from mnist_helpers.course import notebook_parameters
-
+    """Refuse a grid (``spec``, from :func:`load_grid`, read from ``source``) whose keys are no
+    parameters of ``notebook``: a misspelt key would otherwise be dropped silently."""
     notebook = Path(notebook)
-    allowed = set(notebook_parameters(notebook)) - {"run_name"}
+    allowed = set(course.notebook_parameters(notebook)) - {"run_name"}
     unknown = [key for key in (*spec["fixed"], *spec["grid"]) if key not in allowed]
     if unknown:
         raise ValueError(
@@ -223,27 +159,18 @@ def combinations(grid: dict) -> list[dict]:
 
 
 def _canonical(value: object) -> str:
-    """One text per value: the same for equal parameters, different for different ones.
-
-    JSON keeps ``1``, ``1.0``, ``True`` and ``"1"`` apart (they reach the notebook as different
-    values); keys are sorted, so the order of a grid file does not matter.
-    """
+    """One text per value, as the notebook sees it (``1``, ``1.0``, ``True`` and ``"1"``
+    differ) and whatever the order of its keys."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def run_name_for(sweep: str, settings: dict, fixed: dict | None = None) -> str:
-    """A readable, valid run name that is unique to the run's parameters.
-
-    The readable part is the sweep's name and the grid ``settings``; then comes a short hash
-    of every parameter, ``fixed`` ones included, so two runs share a name only if they share
-    every parameter: ``run_name_for("example", {"architecture": "cnn", "n_train": 2000},
-    {"profile": "smoke"})`` is ``example_model-cnn_n_train-2000_`` followed by 6 hex digits.
-    Only letters, digits, ``.``, ``_`` and ``-`` are kept (what 03's ``run_name`` accepts).
-    """
+    """A valid run name: the sweep's name and its grid ``settings``, then a short hash of
+    every parameter (``fixed`` too), e.g. ``example_architecture-cnn_n_train-2000_3f9a1c``."""
     parameters = {**(fixed or {}), **settings}
-    digest = hashlib.sha256(_canonical(parameters).encode()).hexdigest()[:HASH_LENGTH]
+    digest = hashlib.sha256(_canonical(parameters).encode()).hexdigest()[:6]
     parts = [f"{key}-{value}" for key, value in settings.items()]
-    readable = re.sub(r"[^A-Za-z0-9._-]", "", "_".join([sweep, *parts]))[:READABLE_LENGTH]
+    readable = re.sub(r"[^A-Za-z0-9._-]", "", "_".join([sweep, *parts]))[:80]  # + the hash
     return f"{readable}_{digest}"
 
 
@@ -257,47 +184,30 @@ def _ran_with(run: Path, parameters: dict) -> bool:
 
 
 def _error_text(err: BaseException) -> str:
-    """``ename: evalue`` of a failing cell, else the exception's type and message."""
-    import papermill
-
+    """``ename: evalue`` of a failing cell, else the error in one line (with what to do when
+    a worker lacks the course)."""
     if isinstance(err, papermill.PapermillExecutionError):
         return f"{err.ename}: {err.evalue}"
-    message = str(err)
-    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+    if isinstance(err, ModuleNotFoundError) and "mnist_helpers" in str(err):
+        return f"{error_line(err)}; install the course on every worker (make setup there)"
+    return error_line(err)
 
 
 def runs_at_once(cores: int | None = None, memory_gib: float | None = None) -> int:
-    """How many combinations the local cluster runs at once: one per core (at least one),
-    and no more than :data:`GIB_PER_RUN` each fit in memory. On 2 cores: 2.
-
-    ``cores`` and ``memory_gib`` are the machine's by default. Measured on 2 cores
-    (``benchmarks/sweep_throughput.py``, README "Sweeps"): the example sweep took 82 s with
-    2 runs at once against 116 s with 1, because a run keeps both cores busy only while it
-    trains; its start (a kernel, TensorFlow's import, MNIST) and its end (evaluation,
-    figures) use one.
-    """
-    import psutil
-
+    """How many combinations the local cluster runs at once: one per core, no more than
+    :data:`GIB_PER_RUN` each fit in memory, at least one. Default: this machine's."""
     cores = cores or os.cpu_count() or 1
     if memory_gib is None:
         memory_gib = psutil.virtual_memory().total / 2**30
-    return max(1, min(cores // CORES_PER_RUN, int(memory_gib // GIB_PER_RUN)))
+    return max(1, min(cores, int(memory_gib // GIB_PER_RUN)))
 
 
 def run_combination(
     notebook_text: str, notebook_name: str, run_name: str, parameters: dict
 ) -> dict:
-    """Run one combination where this is called (a Dask worker); return its files.
-
-    The notebook (its text, as the submitter has it) runs in a fresh temporary folder with
-    ``run_name`` and ``parameters``; its runs folder and figures folder are in there too, so
-    nothing of the worker's own course checkout is touched and several runs never share a
-    folder. Returns ``status`` (``done`` or ``failed``), ``error``, ``worker`` (its name),
-    ``seconds`` and ``files``: every file the run wrote, by path relative to its run folder,
-    as bytes (the executed notebook is ``notebook_name``). The temporary folder is removed.
-    """
-    from mnist_helpers import course
-
+    """Run one combination here (on a Dask worker) in a temporary folder; return ``status``
+    (``done`` or ``failed``), ``error``, ``worker``, ``seconds`` and ``files``: every file
+    of the run, by relative path, as bytes."""
     worker = _worker_name()
     _report({"run": run_name, "name": worker, "state": "started"})
     start = time.perf_counter()
@@ -330,10 +240,7 @@ def run_combination(
 
 
 def _worker_name() -> str:
-    """The Dask worker this runs on: its ``--name`` (``dask worker --name lab-07``), ``local
-    worker N`` on the cluster a sweep starts itself, or ``"local"`` outside Dask."""
-    from distributed import get_worker
-
+    """The worker's ``--name``, ``local worker N`` on a local cluster, ``local`` outside Dask."""
     try:
         name = get_worker().name
     except ValueError:  # not on a worker: called directly
@@ -343,8 +250,6 @@ def _worker_name() -> str:
 
 def _report(message: dict) -> None:
     """Tell the submitter (via the scheduler) what this worker does; nothing outside Dask."""
-    from distributed import get_worker
-
     try:
         get_worker().log_event(TOPIC, message)
     except ValueError:
@@ -352,17 +257,9 @@ def _report(message: dict) -> None:
 
 
 def store_run(run: Path, result: dict, parameters: dict) -> None:
-    """Put a combination's returned ``files`` into its folder ``run`` on this machine.
-
-    The files go to a new folder beside ``run`` that then replaces it, so ``run`` never
-    mixes files of two runs (an old ``metrics.json`` beside a failed notebook) and is never
-    half-written. A finished run gets its ``sweep_params.json`` last.
-
-    Raises:
-        ValueError: a file is not named by a plain relative path inside the run's folder
-            (``figures/a.png``; not ``../x``, ``/x`` or ``a//b``), or its content is not
-            bytes; nothing is written then.
-    """
+    """Put a combination's returned ``files`` into a new folder that then replaces ``run``
+    (a finished run gets its ``sweep_params.json`` too). Raises ``ValueError``, writing
+    nothing, for a file that is not bytes or not named by a plain relative path."""
     for relative, data in result["files"].items():
         parts = relative.split("/") if isinstance(relative, str) else [""]
         if any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in parts):
@@ -393,35 +290,25 @@ def store_run(run: Path, result: dict, parameters: dict) -> None:
 
 
 class Progress:
-    """A sweep's progress: a bar (in a terminal) and one line per event with the counts.
-
-    Thread-safe: workers' "started" events arrive on Dask's thread, results on the caller's.
-    """
+    """A sweep's progress bar and one line per event with the counts (thread-safe: workers'
+    events arrive on Dask's thread, results on the caller's)."""
 
     def __init__(self, total: int, skipped: int = 0) -> None:
-        from tqdm.auto import tqdm
-
         self.total, self.done, self.failed = total, skipped, 0
         self.running: dict[str, str] = {}  # run name -> worker
         self._lock = threading.Lock()
-        self._bar = tqdm(total=total, initial=skipped, unit="run", desc="sweep", disable=None)
+        self.bar = tqdm(total=total, initial=skipped, unit="run", desc="sweep", disable=None)
 
     def counts(self) -> str:
         """``2/4 done, 0 failed, 1 running``."""
         return f"{self.done}/{self.total} done, {self.failed} failed, {len(self.running)} running"
 
     def say(self, text: str) -> None:
-        from tqdm.auto import tqdm
-
         tqdm.write(f"[{self.counts()}] {text}")
-        self._bar.set_postfix_str(f"{self.failed} failed, {len(self.running)} running")
+        self.bar.set_postfix_str(f"{self.failed} failed, {len(self.running)} running")
 
     def event(self, event: tuple) -> None:
-        """A worker's event ``(timestamp, {"run", "name", "state"})``: started or finished.
-
-        A worker says it finished before it starts the next run, so the count of running
-        runs is right before the result itself has come back.
-        """
+        """A worker's event ``(timestamp, {"run", "name", "state"})``: started or finished."""
         message = event[1]
         with self._lock:
             if message["state"] == "finished":
@@ -441,40 +328,22 @@ class Progress:
                 self.done += 1
                 accuracy = row.get("test_accuracy")
                 text = "done" + (f", test accuracy {accuracy:.2%}" if accuracy is not None else "")
-            self._bar.update(1)
+            self.bar.update(1)
             self.say(f"{run_name}: {text}")
-
-    def close(self) -> None:
-        self._bar.close()
 
 
 def connect(scheduler: str | None = None, workers: int | None = None, dashboard: str | None = None):
-    """A Dask client for a sweep, and the local cluster it started (or ``None``).
-
-    ``scheduler``: the address of a running scheduler (``tcp://HOST:8786``), else the
-    ``DASK_SCHEDULER_ADDRESS`` variable; with neither, a cluster on this machine with
-    ``workers`` workers (:func:`runs_at_once` by default), one run each, started here. That
-    cluster listens on 127.0.0.1 only, its dashboard too unless ``dashboard`` (``HOST:PORT``)
-    puts it elsewhere.
-
-    Raises:
-        ConnectionError: no scheduler answers at the address within
-            :data:`CONNECT_TIMEOUT` seconds; the message says what to check.
-    """
-    import dask
-    from distributed import Client, LocalCluster
-
+    """A Dask client on ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), else on a cluster it
+    starts on 127.0.0.1 (returned too, else ``None``). Raises ``ConnectionError``."""
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         try:
             return Client(address, timeout=CONNECT_TIMEOUT), None
-        except Exception as err:  # refused, timed out, a malformed address, or something
-            # that is not a Dask scheduler answering there (its reply can fail in any way)
-            detail = f"{type(err).__name__}: {err}"[:200]
+        except Exception as err:  # refused, timed out, malformed, or not a Dask scheduler
             raise ConnectionError(
                 f"no Dask scheduler answers at {address} within {CONNECT_TIMEOUT} s "
-                f"({detail}). Check that `dask scheduler` runs on that machine and its "
-                "port (8786 by default) is open to this one; or leave out --scheduler "
+                f"({error_line(err, 200)}). Check that `dask scheduler` runs on that machine "
+                "and its port (8786 by default) is open to this one; or leave out --scheduler "
                 "(and unset DASK_SCHEDULER_ADDRESS) to run on this machine"
             ) from None
     try:
@@ -484,57 +353,33 @@ def connect(scheduler: str | None = None, workers: int | None = None, dashboard:
                 threads_per_worker=1,  # one run per worker; the run's kernel uses the cores
                 processes=True,
                 host="127.0.0.1",  # the scheduler and the workers: this machine only
-                dashboard_address=dashboard or DASHBOARD,
+                dashboard_address=dashboard or "127.0.0.1:0",  # this machine, a free port
                 silence_logs=logging.ERROR,
             )
     except (OSError, RuntimeError) as err:  # e.g. a --dashboard host that is not this machine
-        hint = (
-            f"; --dashboard {dashboard} must name an address of this machine (127.0.0.1, or "
-            "0.0.0.0 for all of them) and a port"
-            if dashboard
-            else ""
-        )
+        hint = f"; --dashboard {dashboard} must name an address of this machine (127.0.0.1, or "
+        hint += "0.0.0.0 for all of them) and a port"
         raise ConnectionError(
-            f"cannot start a Dask cluster on this machine ({err}){hint}"
+            f"cannot start a Dask cluster on this machine ({err}){hint if dashboard else ''}"
         ) from None
     return Client(cluster), cluster
 
 
 def run_sweep(
-    grid_file: str | Path,
-    notebook: str | Path | None = None,
-    scheduler=None,
-    workers: int | None = None,
-    dashboard: str | None = None,
+    grid_file: str | Path, scheduler=None, workers: int | None = None, dashboard: str | None = None
 ) -> pd.DataFrame:
     """Run every combination of ``grid_file`` not already done; return the results table.
 
-    ``scheduler``: where to run: ``None`` for a cluster on this machine with ``workers``
-    workers (:func:`runs_at_once` by default), an address (``"tcp://10.0.0.5:8786"``) of a
-    running Dask scheduler, or a ``distributed.Client`` you made (left open). ``dashboard``:
-    where that cluster's dashboard listens, ``HOST:PORT`` (default: this machine only;
-    ``"0.0.0.0:8787"`` opens it to the network, without a login).
-
-    The table has one row per combination, in the grid's order: ``run_name``, its
-    settings, ``status`` (``done``, ``skipped`` when an earlier sweep finished it with the
-    same parameters, or ``failed``), ``error`` (what went wrong, for a failed one),
-    ``worker`` (the Dask worker that ran it) and the metrics of ``metrics.json``
-    (``val_accuracy``, the one to choose by; ``test_accuracy``, ``test_loss``,
-    ``train_seconds``, ``parameters``, ``epochs_run``). It is written to
-    ``runs/sweeps/<name>.csv`` after every combination, and plotted to ``<name>.png`` at the
-    end.
-
-    Raises:
-        ValueError: the grid file is wrong (see ``load_grid``), names a parameter the
-            notebook does not take, or ``workers`` or ``dashboard`` is wrong or given with
-            a ``scheduler``; nothing has run then.
-        ConnectionError: the scheduler cannot be reached (see :func:`connect`).
-
-    Taught in 05.
+    ``scheduler``: ``None`` for a cluster on this machine (``workers`` runs at once, its
+    dashboard at ``dashboard``, ``HOST:PORT``), a scheduler's address, or a ``Client``. A row
+    per combination: ``run_name``, its settings, ``status`` (``done``, ``skipped``,
+    ``failed``), ``error``, ``worker`` and the metrics. Written to ``runs/sweeps/<name>.csv``
+    as runs finish, plotted at the end. Raises ``ValueError`` (nothing ran) or
+    ``ConnectionError``. Taught in 05.
     """
     _check_cluster_options(scheduler, workers, dashboard)
     spec = load_grid(grid_file)
-    notebook = Path(notebook or project_root() / "notebooks" / NOTEBOOK)
+    notebook = project_root() / "notebooks" / NOTEBOOK
     check_parameters(spec, notebook, grid_file)
     keys = list(spec["grid"])
     rows: list[dict] = []
@@ -557,7 +402,7 @@ def run_sweep(
             options = (scheduler, workers, dashboard)
             _run_on_dask(notebook, todo, rows, options, progress, spec["name"], keys)
     finally:
-        progress.close()
+        progress.bar.close()
     table = pd.DataFrame(rows)
     save_results(table, spec["name"], keys)
     return table
@@ -574,11 +419,8 @@ def _check_cluster_options(scheduler, workers: int | None, dashboard: str | None
                 f"scheduler at {remote}: leave it out (a `dask worker` has its own --nworkers, "
                 "a `dask scheduler` its own --dashboard-address)"
             )
-    cores = os.cpu_count() or 1
-    if workers is not None and (type(workers) is not int or not 1 <= workers <= cores):
-        raise ValueError(
-            f"--workers must be between 1 and {cores} (this machine's cores), got {workers!r}"
-        )
+    if workers is not None:
+        check_int("--workers", workers, 1, os.cpu_count() or 1, hint="one run per core at most")
     address = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", str(dashboard))
     if dashboard is not None and (not address or int(address.group(2)) > 65535):
         raise ValueError(
@@ -588,12 +430,8 @@ def _check_cluster_options(scheduler, workers: int | None, dashboard: str | None
 
 
 def _run_on_dask(notebook, todo, rows, cluster_options, progress, name, keys) -> None:
-    """Submit ``todo`` to Dask, store each result as it comes and fill its row of ``rows``.
-
-    ``cluster_options``: ``(scheduler, workers, dashboard)``, as :func:`run_sweep` takes them.
-    """
-    from distributed import Client, as_completed
-
+    """Submit ``todo`` to Dask (``cluster_options``: ``(scheduler, workers, dashboard)``),
+    store each result as it comes and fill its row of ``rows``."""
     scheduler = cluster_options[0]
     ours = not isinstance(scheduler, Client)  # a client we make, we close
     client, cluster = connect(*cluster_options) if ours else (scheduler, None)
@@ -615,7 +453,7 @@ def _run_on_dask(notebook, todo, rows, cluster_options, progress, name, keys) ->
             try:
                 result = future.result()
             except Exception as err:  # the task itself failed: e.g. its workers all died
-                result = {"status": "failed", "error": _task_error_text(err), "files": {}}
+                result = {"status": "failed", "error": _error_text(err), "files": {}}
             future.release()  # the worker may forget the files now
             run = runs_dir() / run_name
             stored = False
@@ -645,14 +483,6 @@ def _run_on_dask(notebook, todo, rows, cluster_options, progress, name, keys) ->
             cluster.close()
 
 
-def _task_error_text(err: BaseException) -> str:
-    """What went wrong with a task (not its notebook), and what to do about it."""
-    text = _error_text(err)
-    if isinstance(err, ModuleNotFoundError) and "mnist_helpers" in text:
-        text += "; install the course on every worker (make setup in its checkout)"
-    return text
-
-
 def _add_metrics(row: dict, run: Path) -> None:
     """Copy the table's metrics from ``run``'s ``metrics.json`` into ``row``."""
     metrics = json.loads((run / "metrics.json").read_text())
@@ -668,10 +498,6 @@ def save_results(table: pd.DataFrame, name: str, keys: list[str], plot: bool = T
     with atomic_path(csv) as tmp:
         table.to_csv(tmp, index=False)
     if plot and "test_accuracy" in table and table["test_accuracy"].notna().any():
-        import matplotlib.pyplot as plt
-
-        from mnist_helpers.plots import plot_sweep
-
         fig = plot_sweep(table, keys, title=f"Sweep '{name}'")
         with atomic_path(folder / f"{name}.png") as tmp:
             fig.savefig(tmp, bbox_inches="tight")

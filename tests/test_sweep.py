@@ -439,10 +439,16 @@ def test_runs_at_once_one_per_core_as_memory_allows(cores, memory_gib, runs):
     assert sweep.runs_at_once(cores, memory_gib) == runs
 
 
-def test_runs_at_once_reads_this_machine():
-    import os
+def test_runs_at_once_reads_this_machines_cores_and_memory(monkeypatch):
+    import psutil
 
-    assert 1 <= sweep.runs_at_once() <= os.cpu_count()
+    monkeypatch.setattr(sweep.os, "cpu_count", lambda: 6)
+    memory = psutil.virtual_memory()
+    for gib, runs in ((64, 6), (8, 4), (1, 1)):
+        monkeypatch.setattr(
+            psutil, "virtual_memory", lambda gib=gib: memory._replace(total=gib * 2**30)
+        )
+        assert sweep.runs_at_once() == runs
 
 
 def test_progress_counts_runs_done_failed_and_running(capsys):
@@ -454,7 +460,7 @@ def test_progress_counts_runs_done_failed_and_running(capsys):
     progress.event((0.0, {"run": "a", "name": "w1", "state": "finished"}))
     progress.finished("a", {"status": "done", "test_accuracy": 0.97})
     progress.finished("b", {"status": "failed", "error": "ValueError: no"})
-    progress.close()
+    progress.bar.close()
     out = capsys.readouterr().out
     assert "[1/3 done, 0 failed, 1 running] a: started on w1" in out
     assert "a: started on w1 (again: its last worker died)" in out
@@ -578,7 +584,8 @@ def test_workers_beyond_this_machine_are_refused(tmp_path, monkeypatch, capsys, 
     monkeypatch.setattr(sweep, "connect", lambda *args: pytest.fail("started a cluster"))
     grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
     assert sweep.main([str(grid), "--workers", workers]) == 2
-    assert f"--workers must be between 1 and {os.cpu_count()}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"--workers must be an integer from 1 to {os.cpu_count()}, got {workers}" in err
 
 
 def _start(command: list, log: Path, **kwargs):
