@@ -1,8 +1,5 @@
-"""mnist_helpers: the small, tested package behind the MNIST CNN course notebooks.
-
-One module per concern; import what a notebook needs, e.g.
-``from mnist_helpers.data import load_mnist``. Start every notebook with :func:`check_env`.
-"""
+"""The small, tested package behind the MNIST CNN course's notebooks: one module per concern
+(``from mnist_helpers.data import load_mnist``); every notebook starts with :func:`check_env`."""
 
 __version__ = "0.1.0"
 

@@ -1,13 +1,5 @@
-"""Keep TensorFlow's and Jupyter's start-up chatter out of what the course's commands print.
-
-TensorFlow's C++ core writes lines such as ``WARNING: All log messages before
-absl::InitializeLog() is called are written to STDERR`` and ``I0000 ... cudart_stub.cc:31]
-Could not find cuda drivers on your machine, GPU will not be used.`` straight to the process'
-standard error, before ``TF_CPP_MIN_LOG_LEVEL`` can hide them; a Jupyter kernel adds ``Kernel
-is running over TCP without encryption``. None of them is a problem, but a learner reads them
-as errors. The commands of the course (``make run``, ``python -m mnist_helpers.predict``, ...)
-therefore capture the standard error of the code that prints them and pass on every other
-line: a real error, or a TensorFlow ``E``/``F`` (error, fatal) line, still shows.
+"""Keep TensorFlow's and Jupyter's start-up chatter (harmless lines a learner reads as
+errors) out of what the course's commands print; every other line, errors included, shows.
 """
 
 from __future__ import annotations
@@ -57,10 +49,7 @@ def forward_without_noise(text: str) -> None:
 @contextlib.contextmanager
 def quiet_stderr() -> Iterator[None]:
     """Inside the block, standard error (file descriptor 2, so C++ output too) goes to a
-    temporary file; at the end every line that is not start-up chatter is written to the
-    real standard error. Use it around code that wakes TensorFlow up (importing it, loading
-    a model); Python's own errors (exceptions) are not affected.
-    """
+    temporary file; at the end its lines that are not start-up chatter are passed on."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as capture:
