@@ -481,15 +481,15 @@ MODEL_CASES = {
         r"Lambda",
         _with("lambda.keras"),
     ),
-    "shift: a model for 32x32 images": Case(
-        "shift",
+    "robustness: a model for 32x32 images": Case(
+        "robustness",
         ["{box}/m/other_shape.keras"],
         r"32, 32",
         _with("other_shape.keras"),
         exit_code=2,
     ),
-    "shift: a model that gives raw scores": Case(
-        "shift",
+    "robustness: a model that gives raw scores": Case(
+        "robustness",
         ["{box}/m/raw.keras"],
         r"probabilit",
         _with("raw.keras"),
