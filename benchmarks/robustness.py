@@ -20,7 +20,7 @@ the shared machine slows them alike; only the seconds inside ``fit`` count, and 
 also times every step. On a shared machine whole epochs can run half again as slow when a
 neighbour is busy, and such bursts need not hit both recipes alike, so the time check uses
 the median step (robust to them); the total is printed beside it. Then each model is
-scored on the clean test images and on the 15 corruptions of :mod:`mnist_helpers.shift` at
+scored on the clean test images and on the 15 corruptions of :mod:`mnist_helpers.corruptions` at
 their benchmark severities. The script prints one table (accuracy in % per corruption, per
 recipe), the training seconds, and the checks of issue 12: after 07 better on the mean, at
 least 99.4 % clean, training time within 10 % of before 07, and (with the Keras example) no
@@ -44,7 +44,7 @@ import pandas as pd  # noqa: E402
 
 from mnist_helpers.data import load_mnist  # noqa: E402
 from mnist_helpers.models import build_cnn, build_keras_example_cnn  # noqa: E402
-from mnist_helpers.shift import evaluate_shifts  # noqa: E402
+from mnist_helpers.robustness import evaluate_shifts  # noqa: E402
 from mnist_helpers.training import TrainConfig, make_optimizer, seed_everything  # noqa: E402
 
 BEFORE, AFTER, KERAS = "before 07", "after 07 (default)", "Keras example"
