@@ -28,6 +28,7 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
+from mnist_helpers.checks import error_line
 from mnist_helpers.files import write_bytes_atomic
 from mnist_helpers.idx import encode_idx
 from mnist_helpers.paths import user_cache_dir
@@ -317,7 +318,7 @@ def _first_verified(
                 _check_size(name, len(files[name]), spec.size)
                 check_sha256(name, files[name], spec.sha256)
         except _SOURCE_ERRORS as err:
-            tried.append(f"{label}: {type(err).__name__}: {err}")
+            tried.append(f"{label}: {error_line(err, limit=600)}")
             report(tried[-1])
             continue
         return files, label, kind

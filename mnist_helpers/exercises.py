@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from mnist_helpers import data
+from mnist_helpers.checks import error_line
 from mnist_helpers.download import ChecksumError, MnistNotFoundError
 from mnist_helpers.idx import IDXFormatError, encode_idx, parse_idx_header
 from mnist_helpers.preprocess import box_size, center_of_mass
@@ -85,7 +86,7 @@ def hint_for(exercise_id: str, answer: object) -> str | None:
     except (NotImplementedError, CourseSetupError):  # not done yet, or not the answer's fault
         raise
     except Exception as err:  # a wrong type of answer should give a hint, not a traceback
-        return f"your answer could not be checked ({type(err).__name__}: {err})"
+        return f"your answer could not be checked ({error_line(err)})"
 
 
 def check(exercise_id: str, answer: object) -> None:
