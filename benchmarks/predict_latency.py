@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/predict_latency.py [--model runs/default/model.keras]
 
 Compares, in one process, Keras' ``model.predict`` (convenient, but with ~40 ms of set-up per
-call), the ``tf.function`` wrapper :class:`mnist_helpers.predict.Predictor`, and the exported
+call), the ``tf.function`` wrapper :class:`mnist_helpers.runtimes.Predictor`, and the exported
 model in LiteRT and in ONNX Runtime (:mod:`mnist_helpers.runtimes`; exported and checked first
 if needed), on one image at a time and on batches of the 10,000 test images. Reports the median
 of many calls, and how much faster LiteRT is than ``Predictor``. A benchmark, not a test: the
@@ -22,9 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from mnist_helpers.data import load_mnist  # noqa: E402
+from mnist_helpers.model_file import load_model_safely  # noqa: E402
 from mnist_helpers.paths import runs_dir  # noqa: E402
-from mnist_helpers.predict import Predictor, load_model_safely  # noqa: E402
-from mnist_helpers.runtimes import load_predictor  # noqa: E402
+from mnist_helpers.predict import load_predictor  # noqa: E402
+from mnist_helpers.runtimes import Predictor  # noqa: E402
 from mnist_helpers.timing import median_seconds  # noqa: E402
 
 

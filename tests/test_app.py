@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import ipywidgets
@@ -14,7 +15,7 @@ import jinja2
 import pytest
 from jupyter_core.paths import jupyter_path
 
-from mnist_helpers import app, runtimes
+from mnist_helpers import app
 
 #: A folder name a careless or hostile user may give a model: markup, quotes, an ampersand.
 HOSTILE = "<script>alert('x')</script> \"Tom & Jerry's\""
@@ -101,18 +102,13 @@ def test_on_a_corrupt_model_the_command_says_so_and_starts_nothing(tmp_path, cap
     assert "Traceback" not in message and started == []
 
 
-def test_a_model_that_loads_is_served(tmp_path, capsys, monkeypatch):
-    import keras
-
-    from mnist_helpers.models import build_keras_example_cnn
-
+def test_a_model_that_loads_is_served(tmp_path, capsys, monkeypatch, tiny_model_file):
     started = []
     monkeypatch.setattr("voila.app.Voila.launch_instance", lambda **kw: started.append(kw))
     for variable in (app.MODEL_VARIABLE, "JUPYTER_PATH"):  # main() sets them: undone after
         monkeypatch.setenv(variable, os.environ.get(variable, ""))
     model = tmp_path / "model.keras"
-    build_keras_example_cnn().save(model)
-    keras.backend.clear_session()
+    shutil.copy(tiny_model_file, model)
     assert app.main(["--model", str(model), "--no-browser", "--port", "9002"]) == 0
     assert "Serving the digit pad" in capsys.readouterr().out
     (call,) = started
@@ -148,7 +144,7 @@ def test_the_page_shows_the_model_path_escaped(tmp_path, monkeypatch):
     class StandIn:  # the page only calls it, and shows its runtime
         runtime = "keras <b>"
 
-    monkeypatch.setattr(runtimes, "load_predictor", lambda path: StandIn())
+    monkeypatch.setattr(app, "load_predictor", lambda path: StandIn())
     model = tmp_path / HOSTILE / "model.keras"
     model.parent.mkdir(parents=True)
     model.write_bytes(b"a model")

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import sys
 
 import keras
 import numpy as np
 import pytest
 
+from conftest import tiny_model
 from mnist_helpers import export, runtimes
-from mnist_helpers.models import build_keras_example_cnn, build_model
-from mnist_helpers.predict import ModelFileError, ModelOutputError, Predictor
+from mnist_helpers.model_file import ModelFileError, ModelOutputError
+from mnist_helpers.models import build_model, inference_model
+from mnist_helpers.predict import load_predictor
 from mnist_helpers.predict import main as predict_main
+from mnist_helpers.runtimes import Predictor
 
 #: LiteRT publishes no wheel for 64-bit Arm Linux (requirements.txt leaves it out there).
 needs_litert = pytest.mark.skipif(
@@ -29,27 +33,25 @@ def images(n: int = 64, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture
-def run(tmp_path):
-    """A run folder holding a small, untrained but seeded model.keras."""
-    keras.utils.set_random_seed(0)
-    model = build_keras_example_cnn()
+def run(tmp_path, tiny_model_file):
+    """A run folder holding a copy of the small, untrained but seeded test model."""
     folder = tmp_path / "run"
     folder.mkdir()
-    model.save(folder / "model.keras")
+    shutil.copy(tiny_model_file, folder / "model.keras")
     return folder
 
 
 @pytest.mark.parametrize("fmt", [pytest.param("litert", marks=needs_litert), "onnx"])
 def test_export_writes_the_file_and_its_predictions_agree(run, fmt):
     check = export.export_and_check(run, fmt, x=images())
-    path = run / f"model{runtimes.SUFFIXES[fmt]}"
+    path = run / f"model{export.SUFFIXES[fmt]}"
     assert check.path == path and path.is_file() and check.size_bytes == path.stat().st_size
     assert check.n_images == 64 and check.n_different == 0
     assert check.max_abs_difference < 1e-5
     assert sorted(p.name for p in run.iterdir()) == sorted(
         ["model.keras", path.name, f"{path.name}.sha256"]
     )
-    predictor = runtimes.load_predictor(run / "model.keras", fmt)
+    predictor = load_predictor(run / "model.keras", fmt)
     assert predictor.runtime == fmt
     expected = Predictor(keras.models.load_model(run / "model.keras")).predict_batches(images())
     np.testing.assert_allclose(
@@ -72,7 +74,7 @@ def test_an_augmented_model_exports_and_predicts_like_the_plain_one(tmp_path, fm
     model.save(tmp_path / "model.keras")
     check = export.export_and_check(tmp_path, fmt, x=images(32))
     assert check.n_different == 0 and check.max_abs_difference < 1e-4
-    plain = export.inference_model(model)
+    plain = inference_model(model)
     assert [layer.name for layer in plain.layers] == ["cnn"]
     assert plain.count_params() == model.count_params()
 
@@ -129,46 +131,46 @@ def test_check_export_counts_the_predictions_that_differ(run):
 def test_auto_runtime_is_the_fastest_installed_and_exports_once(run, monkeypatch):
     model = run / "model.keras"
     assert runtimes.choose_runtime() == ("litert", "the fastest installed")
-    first = runtimes.load_predictor(model, check_images=images())
+    first = load_predictor(model, check_images=images())
     assert first.runtime == "litert" and (run / "model.tflite").is_file()
     assert "exported model.tflite now, checked: 0 of 64 predictions differ" in first.reason
-    again = runtimes.load_predictor(model, check_images=images())
+    again = load_predictor(model, check_images=images())
     assert again.reason == "the fastest installed; reads model.tflite"
     # a newer date is no reason to export again: the same bytes, the same model
     later = (run / "model.tflite").stat().st_mtime + 10
     os.utime(model, (later, later))
-    assert runtimes.load_predictor(model).reason == "the fastest installed; reads model.tflite"
+    assert load_predictor(model).reason == "the fastest installed; reads model.tflite"
     # the model trained again after the export: the stale export is replaced
-    keras.utils.set_random_seed(1)
-    build_keras_example_cnn().save(model)
-    renewed = runtimes.load_predictor(model, check_images=images())
+    tiny_model(seed=1).save(model)
+    renewed = load_predictor(model, check_images=images())
     assert "exported model.tflite now" in renewed.reason
     # without the faster packages: keras, and the reason says how to install them
-    monkeypatch.setattr(runtimes, "runtime_installed", lambda name: name == "keras")
+    for name in ("litert", "onnx"):  # their packages not installed
+        monkeypatch.setitem(runtimes.PACKAGES, name, ("no_such_module", runtimes.PACKAGES[name][1]))
     chosen, why = runtimes.choose_runtime()
     assert chosen == "keras" and "`pip install ai-edge-litert` for litert" in why
-    assert runtimes.load_predictor(model).runtime == "keras"
+    assert load_predictor(model).runtime == "keras"
 
 
 @needs_litert
 def test_auto_falls_back_when_an_export_cannot_be_checked(run):
     """No test images to check a new export on (MNIST missing here): keras, and why."""
-    predictor = runtimes.load_predictor(run / "model.keras")
+    predictor = load_predictor(run / "model.keras")
     assert predictor.runtime == "keras"
     assert predictor.reason.startswith("fallback; litert: ") and "onnx: " in predictor.reason
     assert not (run / "model.tflite").exists() and not (run / "model.onnx").exists()
     with pytest.raises(RuntimeError, match="MNIST"):
-        runtimes.load_predictor(run / "model.keras", "litert")
+        load_predictor(run / "model.keras", "litert")
 
 
 def test_a_named_runtime_without_its_package_says_how_to_install_it(run, monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import fails
     with pytest.raises(runtimes.MissingRuntimeError, match=r"pip install ai-edge-litert"):
-        runtimes.load_predictor(run / "model.keras", "litert")
+        load_predictor(run / "model.keras", "litert")
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
     with pytest.raises(runtimes.MissingRuntimeError, match=r"pip install tf2onnx"):
         export.export_and_check(run, "onnx", x=images())
-    assert runtimes.load_predictor(run / "model.keras", "keras").runtime == "keras"
+    assert load_predictor(run / "model.keras", "keras").runtime == "keras"
 
 
 @needs_litert
@@ -205,13 +207,6 @@ def test_unknown_runtime_and_format_are_refused(run):
 # --------------------------------------------------------------------------- which file is run
 
 
-def tiny_model(input_shape=(28, 28, 1), activation="softmax", seed=0):
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input(input_shape)
-    dense = keras.layers.Dense(10, activation=activation)
-    return keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
-
-
 def digit_picture(folder):
     from PIL import Image
 
@@ -240,7 +235,7 @@ def test_an_export_records_the_checksums_of_the_model_and_of_itself(run):
     assert not (run / "model.tflite.sha256").exists()
     assert (
         "exported model.tflite now"
-        in runtimes.load_predictor(run / "model.keras", "litert", check_images=images()).reason
+        in load_predictor(run / "model.keras", "litert", check_images=images()).reason
     )
 
 
@@ -270,7 +265,7 @@ def test_predict_opens_the_model_it_is_given_whatever_export_lies_beside_it(
     if model.is_file():
         os.utime(model, (1, 1))  # older than the export: a date proves nothing
     with pytest.raises((ModelFileError, FileNotFoundError), match=message):
-        runtimes.load_predictor(model)
+        load_predictor(model)
     assert predict_main([str(digit_picture(tmp_path)), "--model", str(model)]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
@@ -282,7 +277,7 @@ def test_another_model_in_the_same_place_gets_its_own_export(run):
     model = run / "model.keras"
     tiny_model(seed=1).save(model)  # copied over the trained one, say, keeping an old date
     os.utime(model, (1, 1))
-    predictor = runtimes.load_predictor(model, "litert", check_images=images())
+    predictor = load_predictor(model, "litert", check_images=images())
     assert "exported model.tflite now" in predictor.reason
     expected = Predictor(keras.models.load_model(model)).predict_batches(images())
     np.testing.assert_allclose(predictor.predict_batches(images()), expected, atol=1e-5)
@@ -296,7 +291,7 @@ def test_a_damaged_export_is_never_used_and_never_answers(run, tmp_path):
     damaged[middle : middle + 64] = b"\xff" * 64  # NaN weights, say
     (run / "model.tflite").write_bytes(bytes(damaged))
     # its record no longer matches: exported again from the model
-    predictor = runtimes.load_predictor(run / "model.keras", "litert", check_images=images())
+    predictor = load_predictor(run / "model.keras", "litert", check_images=images())
     assert "exported model.tflite now" in predictor.reason
     assert np.isfinite(predictor(images())).all()
     # run directly, the damaged copy is refused, naming the file

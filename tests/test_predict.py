@@ -11,29 +11,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_helpers.models import build_keras_example_cnn
-from mnist_helpers.predict import (
+from conftest import tiny_model
+from mnist_helpers.model_file import (
     ModelFileError,
     ModelOutputError,
-    Predictor,
     UnsafeModelError,
+    check_probabilities,
     load_model_safely,
-    main,
-    top_k,
 )
+from mnist_helpers.predict import main, top_k
+from mnist_helpers.runtimes import Predictor
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.keras"
-    build_keras_example_cnn().save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def predictor(model_file):
-    return Predictor(load_model_safely(model_file))
+def predictor(tiny_model_file):
+    return Predictor(load_model_safely(tiny_model_file))
 
 
 @pytest.fixture
@@ -50,8 +42,8 @@ def test_top_k_orders_digits_by_probability():
     assert top_k(probabilities) == [(1, 0.6), (3, 0.2), (7, 0.1)]
 
 
-def test_predictor_matches_keras_predict(model_file):
-    model = load_model_safely(model_file)
+def test_predictor_matches_keras_predict(tiny_model_file):
+    model = load_model_safely(tiny_model_file)
     images = np.random.default_rng(0).random((5, 28, 28, 1)).astype("float32")
     np.testing.assert_allclose(
         Predictor(model)(images), model.predict(images, verbose=0), rtol=1e-4, atol=1e-6
@@ -59,25 +51,27 @@ def test_predictor_matches_keras_predict(model_file):
     assert Predictor(model)(images[0]).shape == (1, 10)
 
 
-def test_cli_prints_top_three_per_image(model_file, digit_png, capsys):
-    assert main([str(digit_png), str(digit_png), "--model", str(model_file)]) == 0
+def test_cli_prints_top_three_per_image(tiny_model_file, digit_png, capsys):
+    assert main([str(digit_png), str(digit_png), "--model", str(tiny_model_file)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith(f"{digit_png}: ")
     assert lines[0].count("%") == 3
 
 
-def test_cli_json_output(model_file, digit_png, capsys):
-    assert main([str(digit_png), "--model", str(model_file), "--json", "--top", "2"]) == 0
+def test_cli_json_output(tiny_model_file, digit_png, capsys):
+    assert main([str(digit_png), "--model", str(tiny_model_file), "--json", "--top", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result[0]["image"] == str(digit_png)
     top = result[0]["top"]
     assert len(top) == 2 and top[0]["probability"] >= top[1]["probability"]
 
 
-def test_cli_unreadable_file_exits_nonzero_with_a_message(model_file, digit_png, tmp_path, capsys):
+def test_cli_unreadable_file_exits_nonzero_with_a_message(
+    tiny_model_file, digit_png, tmp_path, capsys
+):
     bad = tmp_path / "bad.png"
     bad.write_text("no pixels here")
-    assert main([str(digit_png), str(bad), "--model", str(model_file)]) == 1
+    assert main([str(digit_png), str(bad), "--model", str(tiny_model_file)]) == 1
     captured = capsys.readouterr()
     assert "not an image Pillow can read" in captured.err
     assert str(digit_png) in captured.out  # the good image is still predicted
@@ -130,9 +124,9 @@ def test_safe_mode_holds_even_after_unsafe_deserialization_was_enabled(tmp_path)
     assert not sentinel.exists()
 
 
-def corrupt_model_bytes(model_file, tmp_path):
+def corrupt_model_bytes(tiny_model_file, tmp_path):
     """Bad ``.keras`` files, by kind: each has the right name but is not a model."""
-    good = model_file.read_bytes()
+    good = tiny_model_file.read_bytes()
     flipped = bytearray(good)
     flipped[len(good) // 3 : len(good) // 3 + 200] = bytes(200)  # damaged inside the zip
     not_a_model = tmp_path / "notes.zip"
@@ -151,10 +145,10 @@ def corrupt_model_bytes(model_file, tmp_path):
     "kind", ["random bytes", "truncated zip", "empty file", "damaged zip", "zip without a model"]
 )
 def test_corrupt_model_file_is_reported_as_invalid_not_missing(
-    model_file, tmp_path, digit_png, capsys, kind
+    tiny_model_file, tmp_path, digit_png, capsys, kind
 ):
     path = tmp_path / "model.keras"
-    path.write_bytes(corrupt_model_bytes(model_file, tmp_path)[kind])
+    path.write_bytes(corrupt_model_bytes(tiny_model_file, tmp_path)[kind])
     with pytest.raises(ModelFileError, match="not a valid Keras model file") as error:
         load_model_safely(path)
     assert str(path) in str(error.value)
@@ -174,13 +168,13 @@ def test_corrupt_model_file_is_reported_as_invalid_not_missing(
     ],
 )
 def test_only_keras_model_files_are_accepted(
-    model_file, tmp_path, digit_png, capsys, name, message
+    tiny_model_file, tmp_path, digit_png, capsys, name, message
 ):
     path = tmp_path / name
     if name.endswith(".h5"):  # a genuine HDF5 model, refused all the same
-        load_model_safely(model_file).save(path)
+        load_model_safely(tiny_model_file).save(path)
     else:
-        path.write_bytes(model_file.read_bytes())
+        path.write_bytes(tiny_model_file.read_bytes())
     with pytest.raises(ModelFileError, match=re.escape(message)):
         load_model_safely(path)
     assert main([str(digit_png), "--model", str(path)]) == 2
@@ -242,18 +236,18 @@ def test_cli_without_images_says_so_and_predicts_nothing(capsys):
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_raw_pixel_bytes_are_refused_rather_than_misread():
+def test_raw_pixel_bytes_are_refused_rather_than_misread(predictor):
     """0-255 pixels would all look like full ink to a model trained on [0, 1]."""
-    from mnist_helpers.predict import _as_batch
-
     with pytest.raises(ValueError, match=r"expected pixel values in \[0, 1\].*divide raw"):
-        _as_batch(np.full((2, 28, 28), 200, dtype=np.uint8))
+        predictor(np.full((2, 28, 28), 200, dtype=np.uint8))
     with pytest.raises(ValueError, match=r"float64 values up to 255"):
-        _as_batch(np.full((28, 28), 255.0))
-    assert _as_batch(np.zeros((2, 28, 28), dtype=np.uint8) / 255).shape == (2, 28, 28, 1)
+        predictor(np.full((28, 28), 255.0))
+    assert predictor(np.zeros((2, 28, 28), dtype=np.uint8) / 255).shape == (2, 10)
 
 
-def test_cli_on_a_good_image_prints_only_its_result_and_nothing_on_stderr(model_file, digit_png):
+def test_cli_on_a_good_image_prints_only_its_result_and_nothing_on_stderr(
+    tiny_model_file, digit_png
+):
     """In a fresh process, as a learner runs it: TensorFlow's start-up lines stay hidden."""
     import subprocess
     import sys
@@ -266,7 +260,7 @@ def test_cli_on_a_good_image_prints_only_its_result_and_nothing_on_stderr(model_
             "--runtime",
             "keras",
             "--model",
-            str(model_file),
+            str(tiny_model_file),
             str(digit_png),
         ],
         capture_output=True,
@@ -283,14 +277,6 @@ def test_cli_on_a_good_image_prints_only_its_result_and_nothing_on_stderr(model_
 
 
 # --------------------------------------------------------------- what a model takes and gives
-
-
-def tiny_model(input_shape=(28, 28, 1), classes=10, activation="softmax"):
-    """A small seeded model: flatten, one dense layer (no softmax with ``activation=None``)."""
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input(input_shape)
-    flat = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
-    return keras.Model(inputs, keras.layers.Dense(classes, activation=activation)(flat))
 
 
 @pytest.mark.parametrize(
@@ -381,8 +367,6 @@ def test_nan_outputs_are_refused_naming_the_model(tmp_path):
     ids=["ok", "sum", "range", "five", "rows"],
 )
 def test_check_probabilities_names_what_is_wrong(outputs, message):
-    from mnist_helpers.predict import check_probabilities
-
     if message is None:
         assert check_probabilities(outputs, 2, "m.keras") is outputs
         return
