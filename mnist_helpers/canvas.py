@@ -1,22 +1,6 @@
-"""Draw a digit with the mouse and watch the model guess it, live.
-
-:func:`draw_and_predict` builds the widget: a black pad you draw on in white, a *Clear*
-button, the model's three best guesses with bars, and the 28x28 picture the model really sees.
-The strokes are drawn in the browser (``mnist_helpers/static/digit_pad.js``, an
-`anywidget <https://anywidget.dev>`_), as fast as the mouse moves; when you release the mouse,
-the browser sends the whole drawing to Python in one message (a PNG), and Python runs the same
-recipe as for a photo (:func:`mnist_helpers.preprocess.mnist_like`) and the model
-(:class:`~mnist_helpers.predict.Predictor`) on it. So the guess is always of the whole
-drawing, even on a busy machine.
-
-The work is done by two plain functions, so it can be tested, and used, without a browser:
-:func:`drawing_to_input` (pixels -> model input) and :func:`predict_drawing` (pixels -> top 3).
-
-Without a live Jupyter front end (a notebook on GitHub, or run headlessly by papermill or
-nbval) the widget is still built without error, but nothing can be drawn: the notebook then
-shows the same functions at work on a sample image.
-
-Taught in 06.
+"""Draw a digit with the mouse and watch the model guess it, live (:func:`draw_and_predict`):
+the pad draws in the browser (``static/digit_pad.js``) and sends the drawing at pen-up, which
+:func:`drawing_to_input` and :func:`predict_drawing` read (without a browser too). Taught in 06.
 """
 
 from __future__ import annotations
@@ -26,35 +10,22 @@ import io
 from pathlib import Path
 
 import numpy as np
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
 
 from mnist_helpers.predict import top_k
 from mnist_helpers.preprocess import ImageError, mnist_like
 
-#: How many guesses the widget shows.
-TOP = 3
-
+TOP = 3  # how many guesses the widget shows
 #: The pad's drawing code (an ES module, no Jupyter in its drawing part: a web page can share it).
 PAD_SCRIPT = Path(__file__).parent / "static" / "digit_pad.js"
-
-#: What the pad says while nothing is drawn on it.
-EMPTY_PAD = "<i>draw a digit on the black square</i>"
+EMPTY_PAD = "<i>draw a digit on the black square</i>"  # what the pad says while blank
 
 
 def drawing_to_input(rgba: np.ndarray) -> np.ndarray:
-    """Turn a canvas's pixels ``(h, w, 4)`` (RGBA, uint8 or float in [0, 1]) into a model input.
-
-    On a transparent canvas (its border mostly transparent), whatever was painted counts as
-    ink, in any colour: white strokes work as well as black ones. An opaque canvas (say,
-    filled black and drawn on in white, or the reverse) is read by brightness.
-    Either way :func:`~mnist_helpers.preprocess.mnist_like` then crops, scales and centres
-    the digit the MNIST way.
-
-    Returns:
-        a ``(28, 28, 1)`` float32 array in [0, 1], white ink on black.
-
-    Raises:
-        ImageError: not an ``(h, w, 4)`` array, or nothing drawn yet (a blank canvas).
-    """
+    """A canvas's pixels ``(h, w, 4)`` (RGBA, uint8 or in [0, 1]) as a model input ``(28, 28,
+    1)``: on a transparent canvas what is painted is ink, an opaque one is read by brightness.
+    ``ImageError`` if the array is not RGBA or nothing is drawn."""
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[-1] != 4:
         raise ImageError(f"expected canvas pixels of shape (h, w, 4) (RGBA), got {rgba.shape}")
@@ -67,18 +38,9 @@ def drawing_to_input(rgba: np.ndarray) -> np.ndarray:
 
 
 def predict_drawing(predictor, rgba: np.ndarray, k: int = TOP) -> list[tuple[int, float]]:
-    """The ``k`` most likely digits of a drawing, with their probabilities, best first.
-
-    Args:
-        predictor: a :class:`mnist_helpers.predict.Predictor` (or any callable that maps
-            ``(n, 28, 28, 1)`` images to ``(n, 10)`` probabilities).
-        rgba: the canvas's pixels, see :func:`drawing_to_input`.
-
-    Raises:
-        ImageError: nothing drawn yet, or not RGBA pixels.
-    """
-    probabilities = np.asarray(predictor(drawing_to_input(rgba)))[0]
-    return top_k(probabilities, k)
+    """The ``k`` most likely digits of a drawing (see :func:`drawing_to_input`) with their
+    probabilities, best first. ``predictor``: images -> probabilities ``(n, 10)``."""
+    return top_k(np.asarray(predictor(drawing_to_input(rgba)))[0], k)
 
 
 def _guesses_html(guesses: list[tuple[int, float]]) -> str:
@@ -95,11 +57,9 @@ def _guesses_html(guesses: list[tuple[int, float]]) -> str:
 
 def _png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
     """A model input ``(28, 28, 1)`` as PNG bytes, enlarged ``scale`` times, ink white."""
-    from PIL import Image
-
     pixels = (np.clip(np.squeeze(image), 0, 1) * 255).astype(np.uint8)
-    big = Image.fromarray(pixels).resize(
-        (pixels.shape[1] * scale, pixels.shape[0] * scale), Image.Resampling.NEAREST
+    big = PILImage.fromarray(pixels).resize(
+        (pixels.shape[1] * scale, pixels.shape[0] * scale), PILImage.Resampling.NEAREST
     )
     buffer = io.BytesIO()
     big.save(buffer, format="PNG")
@@ -107,15 +67,10 @@ def _png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
 
 
 def pad_pixels(png: bytes, size: int) -> np.ndarray:
-    """The pad's drawing, PNG bytes as the browser sends them, as ``(size, size, 4)`` RGBA.
-
-    Raises:
-        ImageError: not a PNG of ``size`` x ``size`` pixels (checked before decoding it).
-    """
-    from PIL import Image, UnidentifiedImageError
-
+    """The pad's drawing, PNG bytes as the browser sends them, as ``(size, size, 4)`` RGBA;
+    ``ImageError`` if it is not a PNG of ``size`` x ``size`` pixels."""
     try:
-        with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+        with PILImage.open(io.BytesIO(png), formats=["PNG"]) as image:
             if image.size != (size, size):
                 raise ImageError(
                     f"the pad sent a drawing of {image.size[0]}x{image.size[1]} pixels, "
@@ -129,30 +84,16 @@ def pad_pixels(png: bytes, size: int) -> np.ndarray:
         ) from err
 
 
-def draw_and_predict(predictor, size: int = 280):
-    """Build the draw-a-digit widget: draw with the mouse, see the top-3 guesses live.
-
-    Args:
-        predictor: a :class:`mnist_helpers.predict.Predictor` wrapping a trained model.
-        size: the pad's side in screen pixels (10 times MNIST's 28 by default); the pen
-            is ``size / 14`` pixels wide, about as thick, relative to the digit, as MNIST's.
-
-    Returns:
-        an ``ipywidgets`` box; display it (make it the last line of a cell). Its
-        ``update(rgba)`` predicts a drawing made in code (``(h, w, 4)`` pixels, see
-        :func:`drawing_to_input`) and shows the guesses; ``update()`` re-reads the pad's
-        drawing (called for you each time the mouse is released).
-
-    Taught in 06.
-    """
-    import anywidget
-    import ipywidgets as widgets
+try:  # the course or app extra: without it, draw_and_predict says so (the rest works)
     import traitlets
+    from anywidget import AnyWidget
+    from ipywidgets import HTML, Button, HBox, Image, VBox
     from ipywidgets.widgets.trait_types import bytes_serialization
+except ImportError:
+    AnyWidget = None
+else:
 
-    blank = _png_bytes(np.zeros((28, 28, 1), np.float32))  # what the model sees of nothing
-
-    class DrawingPad(anywidget.AnyWidget):
+    class DrawingPad(AnyWidget):
         """The black square drawn on in the browser; ``drawing``: PNG bytes sent at pen-up."""
 
         _esm = PAD_SCRIPT
@@ -160,18 +101,18 @@ def draw_and_predict(predictor, size: int = 280):
         # empty: nothing drawn; from the browser it comes as a memoryview, made bytes here
         drawing = traitlets.Bytes(b"").tag(sync=True, **bytes_serialization)
 
-    class DigitPad(widgets.VBox):
+    class DigitPad(VBox):
         """The pad, a Clear button, the guesses and the 28x28 input the model sees."""
 
-        def __init__(self) -> None:
+        def __init__(self, predictor, size: int = 280) -> None:
+            self.predictor = predictor
+            self.blank = _png_bytes(np.zeros((28, 28, 1), np.float32))  # a black picture
             self.canvas = DrawingPad(size=size)
-            self.clear_button = widgets.Button(description="Clear", icon="eraser")
-            self.result = widgets.HTML(value=EMPTY_PAD)
-            self.preview = widgets.Image(value=blank, format="png", width=112, height=112)
-            side = widgets.VBox(
-                [self.result, widgets.HTML("<small>what the model sees:</small>"), self.preview]
-            )
-            super().__init__([widgets.HBox([self.canvas, side]), self.clear_button])
+            self.clear_button = Button(description="Clear", icon="eraser")
+            self.result = HTML(value=EMPTY_PAD)
+            self.preview = Image(value=self.blank, format="png", width=112, height=112)
+            side = VBox([self.result, HTML("<small>what the model sees:</small>"), self.preview])
+            super().__init__([HBox([self.canvas, side]), self.clear_button])
             self.canvas.observe(lambda _change: self.update(), names="drawing")
             self.clear_button.on_click(lambda _button: self.clear())
 
@@ -190,19 +131,23 @@ def draw_and_predict(predictor, size: int = 280):
                 if rgba is None:
                     if not self.canvas.drawing:
                         raise ImageError("nothing drawn: the pad is blank")
-                    rgba = pad_pixels(self.canvas.drawing, size)
+                    rgba = pad_pixels(self.canvas.drawing, self.canvas.size)
                 image = drawing_to_input(rgba)
             except ImageError as err:  # a blank pad asks for a digit; else, say what is wrong
-                self.result.value = EMPTY_PAD if "blank" in str(err) else _error_html(err)
-                self.preview.value = blank  # black, not a broken-image icon
+                error = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+                self.result.value = EMPTY_PAD if "blank" in str(err) else error
+                self.preview.value = self.blank  # black, not a broken-image icon
                 return
-            guesses = top_k(np.asarray(predictor(image))[0], TOP)
+            guesses = top_k(np.asarray(self.predictor(image))[0], TOP)
             self.preview.value = _png_bytes(image)  # first: the guesses then show beside it
             self.result.value = _guesses_html(guesses)
 
-    return DigitPad()
 
-
-def _error_html(err: Exception) -> str:
-    """An error, escaped, in red: what went wrong with the drawing."""
-    return f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+def draw_and_predict(predictor, size: int = 280) -> DigitPad:
+    """The draw-a-digit widget for ``predictor`` (e.g. a :class:`~mnist_helpers.runtimes.
+    Predictor`): display it. ``size``: the pad's side in screen pixels (the pen is
+    ``size / 14`` wide). Its ``update(rgba)`` predicts a drawing made in code. Taught in 06.
+    """
+    if AnyWidget is None:
+        raise ImportError('the digit pad needs ipywidgets: pip install "mnist_helpers[course]"')
+    return DigitPad(predictor, size)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import re
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import tiny_model
 from mnist_helpers.canvas import (
     PAD_SCRIPT,
     _guesses_html,
@@ -19,9 +19,8 @@ from mnist_helpers.canvas import (
     pad_pixels,
     predict_drawing,
 )
-from mnist_helpers.models import build_keras_example_cnn
-from mnist_helpers.predict import Predictor
 from mnist_helpers.preprocess import ImageError, center_of_mass
+from mnist_helpers.runtimes import Predictor
 
 
 def stroke(background: str, size: int = 140) -> np.ndarray:
@@ -41,8 +40,7 @@ def stroke(background: str, size: int = 140) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def predictor():
-    keras.utils.set_random_seed(0)
-    return Predictor(build_keras_example_cnn())  # untrained: only the plumbing is tested
+    return Predictor(tiny_model())  # untrained: only the plumbing is tested
 
 
 @pytest.mark.parametrize("background", ["transparent", "black"])
@@ -193,3 +191,23 @@ def test_the_pad_script_is_a_standalone_module_with_the_widget_as_its_default_ex
     assert "export function createPad(" in script and "export default { render }" in script
     assert not re.search(r"^\s*import\b|\brequire\(", script, re.M)
     assert "@jupyter" not in script
+
+
+def test_without_the_widget_packages_the_functions_work_and_the_pad_says_what_to_install():
+    """``pip install .`` alone: 06's imports work; only the pad needs the course extra."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['anywidget'] = None; import numpy as np\n"
+        "from mnist_helpers import canvas\n"
+        "pixels = np.zeros((50, 50, 4), np.uint8); pixels[10:40, 20:25] = 255\n"
+        "print(canvas.drawing_to_input(pixels).shape)\n"
+        "canvas.draw_and_predict(None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "(28, 28, 1)"
+    last = done.stderr.strip().splitlines()[-1]
+    assert (
+        last == 'ImportError: the digit pad needs ipywidgets: pip install "mnist_helpers[course]"'
+    )
