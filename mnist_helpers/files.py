@@ -1,11 +1,6 @@
-"""Write files so that nothing half-written is ever left on disk; read the course's YAML safely.
-
-Every file the course writes (a model, metrics, a figure, a notebook, a table) goes first to
-a temporary file with a unique name in the same folder, ``.<name>.<random>.partial<suffix>``,
-which is renamed onto the real name only once it is complete. A rename within one folder is
-atomic: a reader sees the old file or the new one, never half of one. If anything goes
-wrong, even Ctrl-C, the temporary file is removed. Two runs writing the same file at once
-never share a temporary file.
+"""Write files and folders under a temporary name beside them, renamed once complete (and
+removed if anything fails, even Ctrl-C): a reader sees the old one or the new one, never
+half of one. Read the course's YAML safely.
 """
 
 from __future__ import annotations
@@ -13,6 +8,7 @@ from __future__ import annotations
 import os
 import reprlib
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,18 +32,8 @@ def _new_temporary(path: Path) -> Path:
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Give a temporary path to write to; rename it onto ``path`` when the block succeeds.
-
-    For writers that take a file name (``fig.savefig``, ``model.save``,
-    ``nbformat.write``, ``DataFrame.to_csv``)::
-
-        with atomic_path("figures/03_learning_curves.png") as tmp:
-            fig.savefig(tmp)
-
-    The temporary name keeps ``path``'s suffix, so writers that choose the format by the
-    suffix still do. The folder is created if needed. If the block raises, the temporary
-    file is removed and ``path`` is left as it was.
-    """
+    """Give a temporary path (with ``path``'s suffix) to write to, e.g. with ``fig.savefig``;
+    rename it onto ``path`` when the block succeeds, remove it if the block raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _new_temporary(path)
@@ -57,6 +43,39 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
+    """Give a new empty folder beside ``folder`` (``.<name>~<random>.partial``) to build in;
+    when the block succeeds it takes the place of ``folder`` (removed), in two renames; if
+    the block raises, it is removed and ``folder`` stays as it was."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(4)
+    staging = folder.with_name(f".{folder.name}~{token}{PARTIAL}")
+    staging.mkdir()  # with the usual permissions; never an existing folder
+    retired = folder.with_name(f".{folder.name}~old-{token}{PARTIAL}")
+    try:
+        yield staging
+        if folder.exists() or folder.is_symlink():
+            os.replace(folder, retired)
+        try:
+            os.replace(staging, folder)
+        except BaseException:
+            if retired.exists() and not folder.exists():
+                os.replace(retired, folder)  # put the old one back
+            raise
+    finally:
+        _remove(staging)
+        _remove(retired)
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
@@ -79,9 +98,8 @@ MAX_YAML_BYTES = 64 * 1024
 
 
 class _PlainYamlLoader(yaml.SafeLoader):
-    """YAML's safe loader without anchors and aliases (a few hundred bytes of aliases can
-    expand to gigabytes, the "billion laughs", and a course's settings never need them) and
-    without a key given twice in one mapping (YAML would keep the last one silently)."""
+    """YAML's safe loader without anchors and aliases (a few hundred bytes of them can expand
+    to gigabytes) and without a key given twice in one mapping (YAML keeps the last)."""
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -105,14 +123,9 @@ class _PlainYamlLoader(yaml.SafeLoader):
 
 
 def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> object:
-    """Read a small YAML file of plain values (numbers, text, lists, mappings).
-
-    Refused with a ``ValueError`` that names the file, and the line where there is one:
-    a missing file or a folder, more than :data:`MAX_YAML_BYTES`, text that is not UTF-8,
-    a syntax error, a tag (``!!python/object``, ``!custom``), an anchor or an alias, a key
-    given twice.
-    ``what`` names the file in messages ("grid file", "parameter file").
-    """
+    """Read a small YAML file of plain values. A missing or oversized file, text that is not
+    UTF-8, a syntax error, a tag, an anchor or a key given twice raise a ValueError naming the
+    file (as ``what``: "grid file", ...) and the line."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -122,7 +135,7 @@ def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> object:
             raise ValueError(f"{size:,} bytes, more than the {MAX_YAML_BYTES:,} allowed")
         text = path.read_bytes().decode("utf-8")
     except (OSError, ValueError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        reason = getattr(err, "strerror", None) or str(err)
         if isinstance(err, UnicodeDecodeError):
             reason = "it is not UTF-8 text"
         raise ValueError(f"cannot read the {what} {path}: {reason}") from None

@@ -1,5 +1,5 @@
-"""Tests of mnist_helpers.files: atomic writes leave either the old file or the new one;
-read_yaml reads plain YAML and refuses the rest."""
+"""Tests of mnist_helpers.files: atomic writes leave either the old file (or folder) or the
+new one; read_yaml reads plain YAML and refuses the rest."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from mnist_helpers.files import (
     PARTIAL,
     atomic_path,
     read_yaml,
+    staged_folder,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -59,6 +60,25 @@ def test_new_files_get_the_permissions_the_umask_allows(tmp_path):
 def test_write_text_atomic_writes_utf8(tmp_path):
     path = write_text_atomic(tmp_path / "t.md", "99.4 % · ok")
     assert path.read_bytes() == "99.4 % · ok".encode()
+
+
+def test_a_staged_folder_replaces_the_old_one_whole_or_not_at_all(tmp_path):
+    old = tmp_path / "run"
+    old.mkdir()
+    (old / "model.keras").write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with staged_folder(old) as new:
+            (new / "model.keras").write_text("half")
+            assert new.parent == tmp_path and PARTIAL in new.name
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == ["run"] and (old / "model.keras").read_text() == "old"
+    with staged_folder(old) as new:
+        (new / "metrics.json").write_text("new")
+        assert (old / "model.keras").read_text() == "old"  # until the block succeeds
+    assert os.listdir(tmp_path) == ["run"] and os.listdir(old) == ["metrics.json"]
+    with staged_folder(tmp_path / "deep" / "edition") as new:  # no old one, no folder yet
+        (new / "a.ipynb").write_text("{}")
+    assert os.listdir(tmp_path / "deep") == ["edition"]
 
 
 # --- read_yaml: the course's parameter files and sweep grids ---------------------------
