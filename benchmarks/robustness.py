@@ -61,7 +61,7 @@ def recipes(epochs: int, keras_epochs: int, seed: int) -> dict[str, tuple]:
         plans[KERAS] = (
             build_keras_example_cnn,
             TrainConfig(
-                model="keras_example",
+                architecture="keras_example",
                 epochs=keras_epochs,
                 learning_rate=1e-3,
                 lr_schedule="constant",

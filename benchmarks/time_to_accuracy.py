@@ -51,9 +51,12 @@ class TestAccuracyClock(keras.callbacks.Callback):
 
 def run_recipe(name: str, config: TrainConfig, data) -> dict:
     """Train one recipe and return its row of the table."""
-    print(f"{name}: {config.model}, {config.epochs} epochs, {config.lr_schedule} lr", flush=True)
+    print(
+        f"{name}: {config.architecture}, {config.epochs} epochs, {config.lr_schedule} lr",
+        flush=True,
+    )
     seed_everything(config.seed)
-    model = build_model(config.model)
+    model = build_model(config.architecture)
     steps = -(-len(data.x_train) // config.batch_size)
     model.compile(
         optimizer=make_optimizer(config, steps),
@@ -94,7 +97,7 @@ def main() -> None:
     recipes = {
         "course CNN (03 default)": TrainConfig(epochs=args.epochs_ours, seed=args.seed),
         "Keras example CNN": TrainConfig(
-            model="keras_example",
+            architecture="keras_example",
             epochs=args.epochs_keras,
             learning_rate=1e-3,
             lr_schedule="constant",

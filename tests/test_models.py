@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -11,16 +12,36 @@ from mnist_helpers.models import (
     build_keras_example_cnn,
     build_mlp,
     build_model,
+    inference_model,
     layer_table,
 )
 
 
-@pytest.mark.parametrize("variant", sorted(MODEL_VARIANTS))
-def test_every_variant_maps_a_batch_of_digits_to_probabilities(variant):
-    model = build_model(variant)
-    probabilities = np.asarray(model(np.zeros((3, 28, 28, 1), dtype="float32")))
+def keras_layer_types(model) -> list[type]:
+    """The type of every layer of ``model``, nested models' layers included."""
+    found = [type(layer) for layer in model.layers]
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += keras_layer_types(layer)
+    return found
+
+
+@pytest.mark.parametrize("architecture", sorted(MODEL_VARIANTS))
+def test_every_architecture_maps_digits_to_probabilities_and_predicts_with_keras_layers_only(
+    architecture,
+):
+    """The run's saved file is the inference model: plain Keras must be able to load it."""
+    model = build_model(architecture, augment=True)  # 05's shifts and turns, then the model
+    images = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
+    probabilities = np.asarray(model(images, training=False))  # Keras' layers: random by default
     assert probabilities.shape == (3, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    plain = inference_model(model)
+    modules = {t.__module__ for t in keras_layer_types(plain)}
+    assert all(m.startswith("keras.") for m in modules), modules
+    assert plain.count_params() == model.count_params()
+    np.testing.assert_allclose(np.asarray(plain(images)), probabilities, atol=1e-6)
+    assert inference_model(plain) is plain  # nothing left to leave out
 
 
 def test_keras_example_has_the_published_parameter_count():
@@ -101,9 +122,8 @@ def test_mlp_parameter_count():
 
 def test_unknown_variant_names_the_allowed_ones():
     allowed = (
-        r"model must be one of 'cnn', 'cnn_plain', 'cnn_standardized', "
-        r"'cnn_standardized_appearance', 'cnn_wide', "
-        r"'keras_example', 'mlp'"
+        r"architecture must be one of \['cnn', 'cnn_plain', 'cnn_standardized', "
+        r"'cnn_standardized_appearance', 'cnn_wide', 'keras_example', 'mlp'\], got 'resnet'"
     )
     with pytest.raises(ValueError, match=allowed):
         build_model("resnet")
@@ -194,7 +214,7 @@ def test_appearance_augmentation_changes_training_images_only():
 
 
 def test_the_default_cnn_saves_and_loads_in_safe_mode(tmp_path):
-    from mnist_helpers.predict import load_model_safely
+    from mnist_helpers.model_file import load_model_safely
 
     model = build_cnn()
     images = bar_images(4)
@@ -217,7 +237,7 @@ def test_random_brightness_shift_moves_each_image_by_one_amount_and_clips():
     same_shift = np.broadcast_to(0.5 + change[:, None, None], (200, 27, 27))
     np.testing.assert_allclose(out[:, 1:, 1:, 0], same_shift, atol=1e-6)
     assert out.max() <= 1.0 and out.min() >= 0.0
-    with pytest.raises(ValueError, match="max_change must be in"):
+    with pytest.raises(ValueError, match="max_change must be a number in"):
         RandomBrightnessShift(0)
 
 
@@ -248,5 +268,5 @@ def test_appearance_layers_reject_a_probability_outside_0_1(probability):
         RandomPixelNoise(0.1, probability=probability)
     with pytest.raises(ValueError, match="probability must be"):
         RandomBrightnessShift(0.3, probability=probability)
-    with pytest.raises(ValueError, match="stddev must be in"):
+    with pytest.raises(ValueError, match="stddev must be a number in"):
         RandomPixelNoise(0)

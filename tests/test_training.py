@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -26,6 +28,12 @@ LEARNED = 0.6
 SPLIT = {"n_train": 400, "validation_size": 40}
 
 
+@pytest.fixture
+def runs(workspace):
+    """Where the tests' runs go (``MNIST_RUNS_DIR``)."""
+    return workspace / "runs"
+
+
 def tiny_data(n_train: int = 120, n_val: int = 40, n_test: int = 60) -> MnistData:
     """Noise images with a bright bar whose row is the label: learnable in a few steps."""
     rng = np.random.default_rng(0)
@@ -43,15 +51,15 @@ def tiny_data(n_train: int = 120, n_val: int = 40, n_test: int = 60) -> MnistDat
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"epochs": "ten"}, r"epochs must be an integer >= 1, got 'ten'"),
-        ({"epochs": 0}, r"epochs must be an integer >= 1, got 0"),
-        ({"batch_size": 2.5}, r"batch_size must be an integer"),
+        ({"epochs": "ten"}, r"epochs must be a positive integer, got 'ten' \(set it in the"),
+        ({"epochs": 0}, r"epochs must be a positive integer, got 0 .*e\.g\. epochs=7"),
+        ({"batch_size": 2.5}, r"batch_size must be a positive integer"),
         (
-            {"model": "resnet"},
+            {"architecture": "resnet"},
             (
-                r"model must be one of 'cnn', 'cnn_plain', 'cnn_standardized', "
-                r"'cnn_standardized_appearance', 'cnn_wide', "
-                r"'keras_example', 'mlp'"
+                r"architecture must be one of \['cnn', 'cnn_plain', 'cnn_standardized', "
+                r"'cnn_standardized_appearance', 'cnn_wide', 'keras_example', 'mlp'\], "
+                r"got 'resnet' \(set it in the parameters cell, e.g. architecture='cnn'\)"
             ),
         ),
         ({"n_train": 10**6}, r"n_train must be at most 55,000"),
@@ -73,7 +81,7 @@ def test_bad_parameters_name_the_parameter(overrides, message):
 
 
 def test_unknown_profile_lists_the_profiles():
-    with pytest.raises(ValueError, match=r"profile must be one of 'full', 'smoke'"):
+    with pytest.raises(ValueError, match=r"profile must be one of \['full', 'smoke'\], got 'fast'"):
         config_from_profile("fast")
 
 
@@ -94,11 +102,10 @@ def test_warmup_cosine_schedule_peaks_at_the_learning_rate():
     assert learning_rate_schedule(TrainConfig(lr_schedule="constant"), 10) == 3e-3
 
 
-def test_train_writes_a_complete_run_and_is_reproducible(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+def test_train_writes_a_complete_run_and_is_reproducible(runs):
     data = tiny_data()
     config = TrainConfig(
-        model="keras_example",
+        architecture="keras_example",
         epochs=2,
         batch_size=32,
         run_name="tiny",
@@ -106,7 +113,7 @@ def test_train_writes_a_complete_run_and_is_reproducible(tmp_path, monkeypatch):
         validation_size=40,
     )
     first = train(config, data=data, verbose=0)
-    run = tmp_path / "tiny"
+    run = runs / "tiny"
     assert sorted(p.name for p in run.iterdir()) == ["history.csv", "metrics.json", "model.keras"]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["parameters"] == 34_826
@@ -132,8 +139,8 @@ def test_reestimate_batch_norm_sets_the_average_statistics_and_keeps_the_momentu
     norm = batch_norm_layers(model)[0]  # found inside the nested model
     assert np.allclose(norm.moving_mean.numpy(), 0) and np.allclose(norm.moving_variance, 1)
 
-    assert reestimate_batch_norm(model, x, batch_size=100) == 1
-    batches = x.reshape(10, 100, 3)
+    assert reestimate_batch_norm(model, x) == 1  # 4 batches of 250
+    batches = x.reshape(4, 250, 3)
     np.testing.assert_allclose(norm.moving_mean.numpy(), batches.mean(axis=1).mean(0), rtol=1e-5)
     np.testing.assert_allclose(norm.moving_variance.numpy(), batches.var(axis=1).mean(0), rtol=1e-4)
     assert norm.momentum == 0.9
@@ -141,33 +148,43 @@ def test_reestimate_batch_norm_sets_the_average_statistics_and_keeps_the_momentu
     assert reestimate_batch_norm(no_norm, x) == 0
 
 
-def test_a_short_run_learns_and_its_saved_model_gives_the_same_accuracy(tmp_path, monkeypatch):
-    """The smoke lesson in small: 8 steps of a batch-normalised CNN, then a fair test score."""
-    import keras
-
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+def test_a_short_run_learns_and_plain_keras_loads_its_model_and_predicts_the_same(runs):
+    """The smoke lesson in small: 8 steps of the course's CNN, then a fair test score. Its
+    model.keras opens in a Python that cannot import mnist_helpers (the training-only layers
+    are left out) and predicts what the trained model predicts."""
     data = tiny_data(n_train=400, n_test=200)
     config = TrainConfig(epochs=2, batch_size=100, run_name="short", learning_rate=0.01, **SPLIT)
     result = train(config, data=data, verbose=0)
     assert result.metrics["batch_norm_reestimated"] is True
     assert result.metrics["test_accuracy"] >= LEARNED
     assert result.metrics["val_accuracy"] >= LEARNED
-    reloaded = keras.models.load_model(tmp_path / "short" / "model.keras")
-    _, accuracy = reloaded.evaluate(data.x_test, data.y_test, verbose=0)
+    trained_with = [layer.name for layer in result.model.layers][:3]
+    assert trained_with == ["stroke_width", "brightness", "noise"]  # our own layers
+    np.save(runs / "x.npy", data.x_test)
+    script = (
+        "import sys\n"
+        "sys.modules['mnist_helpers'] = None  # plain Keras: our package cannot be imported\n"
+        "import keras, numpy as np\n"
+        f"model = keras.models.load_model({str(runs / 'short' / 'model.keras')!r})\n"
+        f"np.save({str(runs / 'proba.npy')!r}, model.predict(np.load({str(runs / 'x.npy')!r})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    proba = np.load(runs / "proba.npy")
+    np.testing.assert_allclose(proba, result.model.predict(data.x_test, verbose=0), atol=1e-6)
+    accuracy = np.mean(proba.argmax(axis=1) == data.y_test)
     assert accuracy == pytest.approx(result.metrics["test_accuracy"])
 
 
-def test_shuffled_labels_cannot_reach_the_learning_floor(tmp_path, monkeypatch):
+def test_shuffled_labels_cannot_reach_the_learning_floor(runs):
     """The floor the tests use tells learning from not learning: break training on purpose."""
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     data = tiny_data(n_train=400, n_test=200)
     data.y_train = np.random.default_rng(0).permutation(data.y_train)
     config = TrainConfig(epochs=2, batch_size=100, run_name="broken", learning_rate=0.01, **SPLIT)
     assert train(config, data=data, verbose=0).metrics["test_accuracy"] < LEARNED
 
 
-def test_data_that_does_not_match_the_config_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+def test_data_that_does_not_match_the_config_is_refused(runs):
     data = tiny_data()  # 120 training and 40 validation images
     with pytest.raises(ValueError, match=r"data has 120 training images but the config asks"):
         train(TrainConfig(n_train=200, validation_size=40, run_name="x"), data=data, verbose=0)
@@ -175,14 +192,13 @@ def test_data_that_does_not_match_the_config_is_refused(tmp_path, monkeypatch):
         train(TrainConfig(n_train=120, validation_size=0, run_name="x"), data=data, verbose=0)
     with pytest.raises(ValueError, match=r"data has 120 training images .* for 55,000"):
         train(TrainConfig(run_name="x"), data=data, verbose=0)
-    assert not (tmp_path / "x").exists()
+    assert not (runs / "x").exists()
 
 
-def test_without_a_validation_set_the_last_epoch_is_kept(tmp_path, monkeypatch):
+def test_without_a_validation_set_the_last_epoch_is_kept(runs):
     """Training accuracy (dropout and augmentation on) must not choose the epoch."""
     import keras
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     data = tiny_data(n_train=400, n_val=0)
     config = TrainConfig(
         epochs=3,
@@ -196,18 +212,17 @@ def test_without_a_validation_set_the_last_epoch_is_kept(tmp_path, monkeypatch):
     result = train(config, data=data, verbose=0)
     assert result.metrics["epochs_run"] == 3 and result.metrics["best_epoch"] == 3
     assert result.metrics["val_accuracy"] is None
-    callbacks = run_callbacks(config, tmp_path, validation=False)
+    callbacks = run_callbacks(config, runs, validation=False)
     assert not any(isinstance(c, keras.callbacks.EarlyStopping) for c in callbacks)
     assert not any(getattr(c, "save_best_only", False) for c in callbacks)  # every epoch
-    saved = keras.models.load_model(tmp_path / "noval" / "model.keras")
+    saved = keras.models.load_model(runs / "noval" / "model.keras")
     for mine, theirs in zip(result.model.get_weights(), saved.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
 
 
-def test_a_new_run_removes_the_old_models_files_and_exports(tmp_path, monkeypatch):
+def test_a_new_run_removes_the_old_models_files_and_exports(runs):
     """Exports of the model a run replaces would be stale: 03 lists the run's files."""
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
-    old = tmp_path / "again"
+    old = runs / "again"
     (old / "logs").mkdir(parents=True)
     (old / "mine").mkdir()
     (old / "mine" / "plot.txt").write_text("yours")
@@ -222,7 +237,7 @@ def test_a_new_run_removes_the_old_models_files_and_exports(tmp_path, monkeypatc
     assert names == ["history.csv", "metrics.json", "mine", "model.keras", "notes.txt"]
     assert (old / "history.csv").read_text() != "from the previous model"
     assert (old / "mine" / "plot.txt").read_text() == "yours"  # yours stay
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".again.lock", "again"]
+    assert sorted(p.name for p in runs.iterdir()) == [".again.lock", "again"]
 
 
 def _stop_after_first_epoch():
@@ -235,36 +250,30 @@ def _stop_after_first_epoch():
     return Stop()
 
 
-def test_an_interrupted_rerun_keeps_the_earlier_run_whole(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+def test_an_interrupted_rerun_keeps_the_earlier_run_whole(runs):
     data = tiny_data(n_train=120, n_val=40)
     config = TrainConfig(epochs=2, batch_size=60, run_name="kept", n_train=120, validation_size=40)
     train(config, data=data, verbose=0)
-    run = tmp_path / "kept"
+    run = runs / "kept"
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     with pytest.raises(KeyboardInterrupt):
         train(config, data=data, verbose=0, callbacks=[_stop_after_first_epoch()])
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".kept.lock", "kept"]  # no leftovers
+    assert sorted(p.name for p in runs.iterdir()) == [".kept.lock", "kept"]  # no leftovers
 
 
-def test_a_second_training_of_the_same_run_at_once_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+def test_a_second_training_of_the_same_run_at_once_is_refused(runs):
     config = TrainConfig(epochs=1, batch_size=60, run_name="busy", n_train=120, validation_size=40)
     with new_run_folder("busy") as first:  # what a first training holds while it runs
         (first / "model.keras").write_text("the first training's")
         with pytest.raises(RunInUseError, match="run 'busy' is being trained by another process"):
             train(config, data=tiny_data(), verbose=0)
-        assert not (tmp_path / "busy").exists()
-    assert (tmp_path / "busy" / "model.keras").read_text() == "the first training's"
+        assert not (runs / "busy").exists()
+    assert (runs / "busy" / "model.keras").read_text() == "the first training's"
     train(config, data=tiny_data(), verbose=0)  # free again once the first has finished
 
 
-def test_a_second_process_cannot_train_the_same_run_at_once(tmp_path, monkeypatch):
-    import subprocess
-    import sys
-
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+def test_a_second_process_cannot_train_the_same_run_at_once(runs):
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -286,36 +295,31 @@ def test_a_second_process_cannot_train_the_same_run_at_once(tmp_path, monkeypatc
                 pass
     finally:
         holder.communicate("", timeout=60)
-    assert holder.returncode == 0 and (tmp_path / "shared").is_dir()
+    assert holder.returncode == 0 and (runs / "shared").is_dir()
     with new_run_folder("shared"):  # the lock went with the process
         pass
 
 
-def test_run_names_never_leave_the_runs_folder(tmp_path, monkeypatch):
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(runs))
-    (tmp_path / "model.keras").write_text("the course checkout's file")
+def test_run_names_never_leave_the_runs_folder(workspace):
+    (workspace / "model.keras").write_text("the course checkout's file")
     config = TrainConfig(epochs=1, batch_size=60, run_name="..", n_train=120, validation_size=40)
     with pytest.raises(ValueError, match="run_name must be a plain folder name"):
         train(config, data=tiny_data(), verbose=0)
-    assert (tmp_path / "model.keras").read_text() == "the course checkout's file"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+    assert (workspace / "model.keras").read_text() == "the course checkout's file"
+    assert sorted(p.name for p in workspace.iterdir()) == ["model.keras"]
 
 
-def test_your_own_callbacks_run_once_per_epoch_after_the_courses_and_see_the_logs(
-    tmp_path, monkeypatch
-):
+def test_your_own_callbacks_run_once_per_epoch_after_the_courses_and_see_the_logs(runs):
     """03 adds a learner's callback with train(config, callbacks=[...])."""
     import keras
     import pandas as pd
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     seen = []
 
     class Record(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             # the run is written to a new folder, renamed runs/own/ once complete
-            (history_csv,) = tmp_path.glob(".own~*/history.csv")
+            (history_csv,) = runs.glob(".own~*/history.csv")
             rows = len(pd.read_csv(history_csv))
             seen.append((epoch, dict(logs), rows))
 
@@ -324,7 +328,7 @@ def test_your_own_callbacks_run_once_per_epoch_after_the_courses_and_see_the_log
         on_epoch_end=lambda epoch, logs: lambda_epochs.append(epoch)
     )
     config = TrainConfig(
-        model="keras_example",
+        architecture="keras_example",
         epochs=2,
         batch_size=60,
         run_name="own",
@@ -353,13 +357,10 @@ def test_your_own_callbacks_run_once_per_epoch_after_the_courses_and_see_the_log
     ],
     ids=["not in a list", "a class", "a function", "a string"],
 )
-def test_bad_callbacks_are_refused_before_anything_is_trained_or_written(
-    callbacks, message, tmp_path, monkeypatch
-):
+def test_bad_callbacks_are_refused_before_anything_is_trained_or_written(callbacks, message, runs):
     import keras
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     config = TrainConfig(epochs=1, batch_size=60, run_name="bad", n_train=120, validation_size=40)
     with pytest.raises(TypeError, match=message):
         train(config, data=tiny_data(), verbose=0, callbacks=callbacks(keras))
-    assert not (tmp_path / "bad").exists()
+    assert not (runs / "bad").exists()
