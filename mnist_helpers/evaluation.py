@@ -1,7 +1,5 @@
-"""Judge a trained model: load a run, metrics, confusion matrix, mistakes, calibration.
-
-Everything returns numbers or pandas tables; :mod:`mnist_helpers.plots` draws them.
-Taught in 04.
+"""Judge a trained model: load a run, metrics, confusion matrix, mistakes, calibration, as
+numbers or pandas tables (:mod:`mnist_helpers.plots` draws them). Taught in 04.
 """
 
 from __future__ import annotations
@@ -13,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnist_helpers.checks import check_int
+from mnist_helpers.model_file import PROBA_SUM_TOLERANCE, check_probabilities, load_model_safely
 from mnist_helpers.paths import check_run_name, runs_dir
-from mnist_helpers.predict import PROBA_SUM_TOLERANCE, check_probabilities
 
 DIGITS = list(range(10))
 
@@ -38,24 +37,15 @@ class Run:
     history: pd.DataFrame
 
 
-def load_run(run_name: str = "default", folder: str | Path | None = None) -> Run:
-    """Load ``runs/<run_name>/``: the model, ``metrics.json`` and ``history.csv``.
+def load_run(run_name: str = "default") -> Run:
+    """Load ``runs/<run_name>/``: the model (in Keras' safe mode, see
+    :func:`~mnist_helpers.model_file.load_model_safely`), ``metrics.json`` and ``history.csv``.
 
-    The model is loaded as :func:`mnist_helpers.predict.load_model_safely` loads it: safe
-    mode on, whatever the session switched on, so no code stored in the file ever runs.
-
-    Raises:
-        ValueError: ``run_name`` is no plain folder name (``..`` would read above ``runs/``).
-        RunNotFoundError: the run or one of its files is missing; the message names the
-            command that creates it.
-        RunFileError: ``metrics.json`` or ``history.csv`` is damaged (the message names it).
-        ModelFileError: ``model.keras`` is damaged, unsafe, or not a model of ten digits.
-
-    Taught in 04.
+    Raises ``ValueError`` for a ``run_name`` that is no plain folder name,
+    :class:`RunNotFoundError` for a missing file, :class:`RunFileError` for a damaged one,
+    ``ModelFileError`` for a damaged or unsafe ``model.keras``: each says what to do. Taught in 04.
     """
-    from mnist_helpers.predict import load_model_safely
-
-    path = Path(folder) if folder is not None else runs_dir() / check_run_name(run_name)
+    path = runs_dir() / check_run_name(run_name)
     missing = [
         f for f in ("model.keras", "metrics.json", "history.csv") if not (path / f).is_file()
     ]
@@ -79,41 +69,29 @@ def load_run(run_name: str = "default", folder: str | Path | None = None) -> Run
             f"{path / 'metrics.json'}: holds a {type(metrics).__name__}, not a mapping of "
             f"metric names to values; {again}"
         )
-    problem = None
     try:
         history = pd.read_csv(path / "history.csv", index_col="epoch")
-    except ValueError as err:  # pandas' parser and empty-data errors are ValueErrors
-        problem = " ".join(str(err).split())[:200]
-    else:
         text = history.select_dtypes(exclude="number").columns.tolist()
         if text:
-            problem = f"columns {text} are not numbers"
-    if problem:
+            raise ValueError(f"columns {text} are not numbers")
+    except ValueError as err:  # pandas' parser and empty-data errors are ValueErrors
         raise RunFileError(
             f"{path / 'history.csv'}: not a table of epochs, one row each with an 'epoch' "
-            f"column and numbers ({problem}); {again}"
-        )
+            f"column and numbers ({' '.join(str(err).split())[:200]}); {again}"
+        ) from None
     return Run(name=run_name, path=path, model=model, metrics=metrics, history=history)
 
 
 def predict_proba(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Return the model's class probabilities, shape ``(n, 10)``, computed in batches.
-
-    Raises:
-        ModelOutputError: what the model gives is not probabilities over ten digits (see
-            :func:`mnist_helpers.predict.check_probabilities`).
-    """
+    """The model's class probabilities, shape ``(n, 10)``, computed in batches; a
+    ``ModelOutputError`` if what it gives is not probabilities over ten digits."""
     proba = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     name = getattr(model, "name", None)
     return check_probabilities(proba, len(x), f"the model {name!r}" if name else "the model")
 
 
 def ensemble_proba(probabilities: list[np.ndarray]) -> np.ndarray:
-    """Average the class probabilities of several models: a simple, strong ensemble.
-
-    Models trained from different seeds make partly different mistakes; averaging their
-    probabilities cancels some of them. Taught in 05.
-    """
+    """Average the class probabilities of several models: an ensemble. Taught in 05."""
     if not probabilities:
         raise ValueError("ensemble_proba needs at least one array of probabilities")
     shapes = {p.shape for p in probabilities}
@@ -126,16 +104,12 @@ def ensemble_proba(probabilities: list[np.ndarray]) -> np.ndarray:
 TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
-def tta_proba(model, x: np.ndarray, shifts=TTA_SHIFTS, batch_size: int = 1000) -> np.ndarray:
-    """Test-time augmentation: average the predictions on slightly shifted copies of ``x``.
-
-    MNIST's borders are blank, so shifting by a pixel (``np.roll``) loses nothing.
-    Taught in 05.
-    """
+def tta_proba(model, x: np.ndarray) -> np.ndarray:
+    """Test-time augmentation: average the predictions on copies of ``x`` shifted by
+    :data:`TTA_SHIFTS` (``np.roll``: MNIST's borders are blank). Taught in 05."""
     x = np.asarray(x)
-    return ensemble_proba(
-        [predict_proba(model, np.roll(x, (dy, dx), axis=(1, 2)), batch_size) for dy, dx in shifts]
-    )
+    shifted = [np.roll(x, (dy, dx), axis=(1, 2)) for dy, dx in TTA_SHIFTS]
+    return ensemble_proba([predict_proba(model, copy) for copy in shifted])
 
 
 def check_labels(name: str, values: object) -> np.ndarray:
@@ -170,7 +144,6 @@ def check_labels(name: str, values: object) -> np.ndarray:
 
 
 def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]:
-    """Validate labels and predictions (see :func:`check_labels`) and that their lengths match."""
     y_true, y_pred = check_labels("y_true", y_true), check_labels("y_pred", y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(
@@ -181,7 +154,6 @@ def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]
 
 
 def _check_proba(y_true: object, proba: object) -> tuple[np.ndarray, np.ndarray]:
-    """Validate labels and a ``(n, 10)`` array of probabilities for the same ``n`` images."""
     y_true = check_labels("y_true", y_true)
     proba = np.asarray(proba)
     if proba.ndim != 2 or proba.shape[1] != 10:
@@ -209,67 +181,30 @@ def _check_proba(y_true: object, proba: object) -> tuple[np.ndarray, np.ndarray]
     return y_true, proba
 
 
-def _check_positive_int(name: str, value: object, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r} (e.g. {example})")
-    return int(value)
-
-
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Return the fraction of predictions equal to the labels.
-
-    Args:
-        y_true: the true digits, a 1-D array of integers 0-9.
-        y_pred: the predicted digits, same shape (``proba.argmax(axis=1)``).
-
-    Raises:
-        ValueError: the arrays are not 1-D integer labels 0-9 of one length; the message
-            names the bad shape or values.
-
-    Taught in 04.
-    """
+    """The share of predictions ``y_pred`` (``proba.argmax(axis=1)``) equal to the labels
+    ``y_true``: 1-D arrays of digits 0-9, of one length (else a ValueError says what is
+    wrong). Taught in 04."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
 
 
 def confusion_matrix_frame(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
-    """Return the 10x10 confusion matrix: rows are true digits, columns predicted ones.
-
-    Args:
-        y_true: the true digits, a 1-D array of integers 0-9.
-        y_pred: the predicted digits, same shape.
-
-    Raises:
-        ValueError: as :func:`accuracy`.
-
-    Taught in 04.
-    """
+    """The 10x10 confusion matrix: rows are true digits, columns predicted ones (labels as
+    for :func:`accuracy`). Taught in 04."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     counts = np.zeros((10, 10), dtype=int)
     np.add.at(counts, (y_true, y_pred), 1)
     return pd.DataFrame(
-        counts,
-        index=pd.Index(DIGITS, name="true"),
-        columns=pd.Index(DIGITS, name="predicted"),
+        counts, index=pd.Index(DIGITS, name="true"), columns=pd.Index(DIGITS, name="predicted")
     )
 
 
 def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
-    """Return precision, recall, F1 and support of each digit as a DataFrame.
-
-    Precision: of the images predicted as this digit, the share that are. Recall: of the
-    images of this digit, the share found. F1: their harmonic mean. A digit never predicted
-    (or never present) gets 0 rather than a division by zero.
-
-    Raises:
-        ValueError: as :func:`accuracy`.
-
-    Taught in 04.
-    """
+    """Precision, recall, F1 and support of each digit, a DataFrame (0 where a digit is never
+    predicted or never present). Taught in 04."""
     cm = confusion_matrix_frame(y_true, y_pred).to_numpy()
-    hits = np.diag(cm)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
+    hits, support, predicted = np.diag(cm), cm.sum(axis=1), cm.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, hits / predicted, 0.0)
         recall = np.where(support > 0, hits / support, 0.0)
@@ -281,111 +216,56 @@ def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
 
 
 def most_confused_pairs(cm: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """Return the ``k`` largest off-diagonal cells: which digit was taken for which, how often.
-
-    Args:
-        cm: the 10x10 confusion matrix of :func:`confusion_matrix_frame`.
-        k: how many pairs at most (pairs never confused are left out).
-
-    Raises:
-        ValueError: ``cm`` is not 10x10, or ``k`` is not a positive integer.
-
-    Taught in 04.
-    """
+    """The ``k`` largest off-diagonal cells of the confusion matrix ``cm``: which digit was
+    taken for which, how often (pairs never confused are left out). Taught in 04."""
     values = np.asarray(cm).copy()
     if values.shape != (10, 10):
         raise ValueError(
             f"cm must be the 10x10 confusion matrix, got shape {values.shape} "
             "(make it with evaluation.confusion_matrix_frame(y_true, y_pred))"
         )
-    k = _check_positive_int("k", k, "k=5")
+    k = check_int("k", k, hint="e.g. k=5")
     np.fill_diagonal(values, 0)
     order = np.argsort(-values, axis=None, kind="stable")[:k]
-    rows = [
-        {"true": int(t), "predicted": int(p), "count": int(values[t, p])}
-        for t, p in zip(*np.unravel_index(order, values.shape), strict=True)
-        if values[t, p] > 0
-    ]
-    return pd.DataFrame(rows, columns=["true", "predicted", "count"])
+    true, predicted = np.unravel_index(order, values.shape)
+    pairs = pd.DataFrame({"true": true, "predicted": predicted, "count": values[true, predicted]})
+    return pairs[pairs["count"] > 0].reset_index(drop=True)  # pairs never confused left out
 
 
 def mistakes_frame(y_true: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
-    """Return one row per misclassified image, most confident mistakes first.
-
-    Columns: ``index`` (into the test set), ``true``, ``predicted``, ``confidence`` (the
-    probability given to the wrong prediction) and ``p_true`` (given to the right answer).
-
-    Args:
-        y_true: the true digits, a 1-D array of ``n`` integers 0-9.
-        proba: the model's probabilities, shape ``(n, 10)``, each row summing to 1.
-
-    Raises:
-        ValueError: a bad shape, a label outside 0-9, or values that are not probabilities;
-            the message names them.
-
-    Taught in 04.
-    """
+    """One row per misclassified image, most confident first: ``index``, ``true``,
+    ``predicted``, ``confidence`` (given to the wrong answer) and ``p_true`` (to the right
+    one). ``y_true``: ``n`` digits; ``proba``: ``(n, 10)`` probabilities. Taught in 04."""
     y_true, proba = _check_proba(y_true, proba)
     predicted = proba.argmax(axis=1)
     wrong = np.flatnonzero(predicted != y_true)
-    frame = pd.DataFrame(
-        {
-            "index": wrong,
-            "true": y_true[wrong],
-            "predicted": predicted[wrong],
-            "confidence": proba[wrong, predicted[wrong]],
-            "p_true": proba[wrong, y_true[wrong]],
-        }
-    )
+    frame = pd.DataFrame({"index": wrong, "true": y_true[wrong], "predicted": predicted[wrong]})
+    frame["confidence"] = proba[wrong, predicted[wrong]]  # given to the wrong answer
+    frame["p_true"] = proba[wrong, y_true[wrong]]
     return frame.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def calibration_table(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
-    """Bin predictions by confidence and compare each bin's confidence with its accuracy.
-
-    A well-calibrated model that says "90 %" is right 90 % of the time. Returns one row per
-    non-empty bin: ``low``, ``high``, ``count``, ``confidence`` (mean) and ``accuracy``.
-    Bins are ``(low, high]``, of equal width.
-
-    Raises:
-        ValueError: as :func:`mistakes_frame`, or ``n_bins`` is not a positive integer.
-
-    Taught in 04.
-    """
+    """Bin predictions by confidence, ``n_bins`` bins ``(low, high]`` of equal width; one row
+    per non-empty bin: ``low``, ``high``, ``count``, ``confidence`` (mean) and ``accuracy``.
+    Taught in 04."""
     y_true, proba = _check_proba(y_true, proba)
-    n_bins = _check_positive_int("n_bins", n_bins, "n_bins=10")
+    n_bins = check_int("n_bins", n_bins, hint="e.g. n_bins=10")
     confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
-    rows = []
-    for b in range(n_bins):
-        members = bins == b
-        if members.any():
-            rows.append(
-                {
-                    "low": edges[b],
-                    "high": edges[b + 1],
-                    "count": int(members.sum()),
-                    "confidence": float(confidence[members].mean()),
-                    "accuracy": float(correct[members].mean()),
-                }
-            )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame({"confidence": confidence, "right": proba.argmax(axis=1) == y_true})
+    table = frame.groupby(bins).agg(
+        count=("right", "size"), confidence=("confidence", "mean"), accuracy=("right", "mean")
+    )
+    table.insert(0, "low", edges[table.index])
+    table.insert(1, "high", edges[table.index + 1])
+    return table.reset_index(drop=True)
 
 
 def expected_calibration_error(table: pd.DataFrame) -> float:
-    """Return the expected calibration error: the count-weighted mean ``|accuracy - confidence|``.
-
-    Args:
-        table: what :func:`calibration_table` returns.
-
-    Raises:
-        ValueError: ``table`` lacks the columns ``count``, ``confidence`` and ``accuracy``,
-            or counts no prediction.
-
-    Taught in 04.
-    """
+    """The expected calibration error of a :func:`calibration_table`: the count-weighted mean
+    of ``|accuracy - confidence|``. Taught in 04."""
     needed = ["count", "confidence", "accuracy"]
     columns = list(getattr(table, "columns", []))
     if not isinstance(table, pd.DataFrame) or not set(needed) <= set(columns):
@@ -399,5 +279,4 @@ def expected_calibration_error(table: pd.DataFrame) -> float:
             f"table counts {total} predictions: there is nothing to average "
             "(make it with evaluation.calibration_table(y_true, proba) on non-empty data)"
         )
-    weights = table["count"] / total
-    return float((weights * (table["accuracy"] - table["confidence"]).abs()).sum())
+    return float((table["count"] * (table["accuracy"] - table["confidence"]).abs()).sum() / total)

@@ -84,17 +84,14 @@ def test_calibration_table_and_error():
     assert expected_calibration_error(table) == pytest.approx(0.05)
 
 
-def test_missing_run_says_which_notebook_to_run(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+def test_missing_run_says_which_notebook_to_run(workspace):
     with pytest.raises(RunNotFoundError, match=r"03_training\.ipynb.*-p run_name nope"):
         load_run("nope")
 
 
-def test_load_run_reads_nothing_outside_the_runs_folder(tmp_path, monkeypatch):
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(runs))
+def test_load_run_reads_nothing_outside_the_runs_folder(workspace):
     for name in ("model.keras", "metrics.json", "history.csv"):
-        (tmp_path / name).write_text("the course checkout's files")
+        (workspace / name).write_text("the course checkout's files")
     for bad in ("..", ".", "../runs", "/etc"):
         with pytest.raises(ValueError, match="run_name must be a plain folder name"):
             load_run(bad)
@@ -324,56 +321,44 @@ def test_other_arguments_are_checked_with_a_clear_message(call, message):
 GOOD_HISTORY = "epoch,accuracy,loss\n0,0.5,1.5\n1,0.7,0.9\n"
 
 
-@pytest.fixture(scope="module")
-def model_bytes(tmp_path_factory):
-    """A tiny model of the course's shapes, saved: its ``.keras`` file's bytes."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
-    )
-    path = tmp_path_factory.mktemp("model") / "model.keras"
-    model.save(path)
-    return path.read_bytes()
-
-
-def write_run(folder, model_bytes, metrics='{"test_accuracy": 0.5}', history=GOOD_HISTORY):
+def write_run(folder, model_file, metrics='{"test_accuracy": 0.5}', history=GOOD_HISTORY):
+    """Write a run folder as training does: the model file, metrics.json and history.csv."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.keras").write_bytes(model_bytes)
+    (folder / "model.keras").write_bytes(model_file.read_bytes())
     for name, text in (("metrics.json", metrics), ("history.csv", history)):
         path = folder / name
         path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
     return folder
 
 
-def test_load_run_reads_the_model_metrics_and_history(tmp_path, model_bytes):
-    run = load_run("mine", folder=write_run(tmp_path / "mine", model_bytes))
+def test_load_run_reads_the_model_metrics_and_history(workspace, tiny_model_file):
+    write_run(workspace / "runs" / "mine", tiny_model_file)
+    run = load_run("mine")
     assert run.metrics == {"test_accuracy": 0.5}
     assert run.history.index.name == "epoch" and run.history["loss"].tolist() == [1.5, 0.9]
     assert run.model.output_shape == (None, 10)
 
 
-def test_load_run_never_runs_a_lambda_layer_whatever_the_session_switched_on(tmp_path):
+def test_load_run_never_runs_a_lambda_layer_whatever_the_session_switched_on(workspace):
     import keras
     from keras.src.saving.serialization_lib import SafeModeScope
 
-    from mnist_helpers.predict import UnsafeModelError
+    from mnist_helpers.model_file import UnsafeModelError
 
-    marker = tmp_path / "code_ran.txt"
+    marker = workspace / "code_ran.txt"
     inputs = keras.Input((28, 28, 1))
     touch = keras.layers.Lambda(
         lambda x, marker: (open(marker, "w").close(), x)[1], arguments={"marker": str(marker)}
     )
     dense = keras.layers.Dense(10, "softmax")
     model = keras.Model(inputs, dense(keras.layers.Flatten()(touch(inputs))))
-    model.save(tmp_path / "model.keras")
+    model.save(workspace / "model.keras")
     marker.unlink()  # building the model ran the layer once
-    write_run(tmp_path / "run", (tmp_path / "model.keras").read_bytes())
+    write_run(workspace / "runs" / "run", workspace / "model.keras")
     with SafeModeScope(None):  # puts Keras' global switch back afterwards
         keras.config.enable_unsafe_deserialization()  # e.g. in an earlier notebook cell
         with pytest.raises(UnsafeModelError, match="safe mode forbids"):
-            load_run("run", folder=tmp_path / "run")
+            load_run("run")
     assert not marker.exists()
 
 
@@ -401,11 +386,11 @@ def test_load_run_never_runs_a_lambda_layer_whatever_the_session_switched_on(tmp
     ],
 )
 def test_a_damaged_run_file_is_named_with_how_to_make_it_again(
-    tmp_path, model_bytes, name, content, why
+    workspace, tiny_model_file, name, content, why
 ):
-    folder = write_run(tmp_path / "run", model_bytes, **{name.split(".")[0]: content})
+    folder = write_run(workspace / "runs" / "run", tiny_model_file, **{name.split(".")[0]: content})
     with pytest.raises(RunFileError) as refused:
-        load_run("run", folder=folder)
+        load_run("run")
     message = str(refused.value)
     assert message.startswith(f"{folder / name}: ") and why in message
     assert "`make run`" in message and "03" in message
@@ -435,7 +420,7 @@ class FixedModel:
 )
 def test_predict_proba_gives_probabilities_over_ten_digits_or_says_what_it_got(row, message):
     from mnist_helpers.evaluation import predict_proba
-    from mnist_helpers.predict import ModelOutputError
+    from mnist_helpers.model_file import ModelOutputError
 
     x = np.zeros((3, 28, 28, 1), dtype=np.float32)
     if message is None:
