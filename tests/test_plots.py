@@ -11,11 +11,14 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from mnist_helpers import evaluation, plots  # noqa: E402
+from mnist_helpers.preprocess import mnist_like  # noqa: E402
 
 rng = np.random.default_rng(0)
 X = rng.random((60, 28, 28))
 Y = np.arange(60) % 10
 PROBA = rng.dirichlet(np.ones(10), size=60)
+BAR_PAGE = np.ones((40, 30))  # a dark bar on white paper
+BAR_PAGE[8:32, 12:17] = 0.0
 SHIFT_TABLE = pd.DataFrame(
     {"cnn": [0.99, 0.7, 0.85], "mlp": [0.98, 0.3, 0.64]}, index=["clean", "fog", "mean"]
 )
@@ -66,6 +69,10 @@ def figure_cases():
             {"clean": (X[:3] * 255).astype(np.uint8), "fog": (X[3:6] * 255).astype(np.uint8)}
         ),
         "shift_accuracy": lambda: plots.plot_shift_accuracy(SHIFT_TABLE),
+        "predictions": lambda: plots.plot_predictions(X[:4, ..., None], PROBA[:4], list("abcd")),
+        "preprocessing_steps": lambda: plots.plot_preprocessing_steps(
+            mnist_like(BAR_PAGE, return_steps=True)[1]
+        ),
         "severity_curves": lambda: plots.plot_severity_curves(
             {
                 "cnn": pd.Series([0.99, 0.9, 0.6], index=pd.array([0, 1, 2], dtype="Int64")),
@@ -111,12 +118,27 @@ def test_losses_by_learning_rate_draw_one_line_per_rate_on_a_log_scale():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0.01", "50"]
 
 
-def test_save_writes_png_into_the_figures_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path))
-    plots.plot_pixel_histogram(X, save="01_test")
-    png = tmp_path / "01_test.png"
+def test_save_writes_png_into_the_figures_folder_at_the_courses_dpi(workspace):
+    fig = plots.plot_pixel_histogram(X, save="01_test")
+    png = workspace / "figures" / "01_test.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["01_test.png"]  # no temporary left
+    assert [p.name for p in png.parent.iterdir()] == ["01_test.png"]  # no temporary left
+    from PIL import Image
+
+    with Image.open(png) as image:  # bbox "tight": a little smaller than the figure
+        assert abs(image.width - fig.get_figwidth() * 100) < 0.1 * image.width
+
+
+def test_the_courses_style_applies_inside_the_figures_only():
+    import importlib
+
+    with matplotlib.rc_context({"figure.dpi": 72, "axes.titleweight": "normal"}):  # a learner's
+        before = dict(matplotlib.rcParams)
+        importlib.reload(plots)  # what `import mnist_helpers.plots` does
+        fig = plots.plot_class_balance(pd.Series(np.bincount(Y)))
+        assert dict(matplotlib.rcParams) == before  # importing and drawing changed no setting
+        assert fig.dpi == 100 and fig.axes[0].title.get_fontweight() == "bold"
+        assert matplotlib.pyplot.figure().dpi == 72  # a learner's own figure: their settings
 
 
 def test_accuracy_vs_time_draws_one_standard_error_per_point():
@@ -187,11 +209,11 @@ def test_learning_curves_mark_the_best_epoch_only_when_asked():
 
 def test_ablation_plots_each_variants_step_losses_as_a_running_mean():
     losses = {"recipe": [4.0, 2.0, 1.0, 1.0, 0.5] * 20, "plain SGD": [2.0] * 100}
-    fig = plots.plot_ablation(losses, {"recipe": [0.9, 0.97], "plain SGD": [0.8, 0.9]}, 50, 10)
+    fig = plots.plot_ablation(losses, {"recipe": [0.9, 0.97], "plain SGD": [0.8, 0.9]}, 50)
     ax_loss, ax_acc = fig.axes
     lines = {line.get_label(): line for line in ax_loss.get_lines()}
     assert list(lines) == ["recipe", "plain SGD"]
-    window = 10
+    window = 20
     expected = np.convolve(losses["recipe"], np.ones(window) / window, mode="valid")
     np.testing.assert_allclose(lines["recipe"].get_ydata(), expected)
     np.testing.assert_allclose(lines["recipe"].get_xdata(), np.arange(window, 101) / 50)
@@ -212,6 +234,23 @@ def test_confusion_matrix_keeps_the_diagonal_white_with_dark_readable_counts():
     texts = {text.get_text(): text.get_color() for text in ax.texts}
     assert texts["17"] == "k" and texts["20"] == "k"  # diagonal counts: dark on white
     assert "3" in texts  # the mistake
+
+
+def test_predictions_pair_each_image_with_its_bars_three_to_a_row_and_mark_wrong_answers():
+    proba = np.eye(10)[[3, 5, 7, 1]]
+    fig = plots.plot_predictions(X[:4, ..., None], proba, list("abcd"), labels=[3, 5, 2, 1])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:6] == ["a", "predicted 3 (100%)", "b", "predicted 5 (100%)", "c", titles[5]]
+    assert titles[5] == "predicted 7 (100%), true 2: wrong"
+    assert len(fig.axes) == 12 and fig.axes[7].axison and not fig.axes[8].axison  # 4 of 6
+
+
+def test_preprocessing_steps_draw_each_step_titled_with_its_size_and_mark_the_centre():
+    steps = {"original": (BAR_PAGE * 255).astype(np.uint8)} | mnist_like(BAR_PAGE, True)[1]
+    fig = plots.plot_preprocessing_steps(steps)
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == list(steps)
+    assert fig.axes[0].images[0].get_clim() == (0, 255)  # bytes, as they look
+    assert fig.axes[-1].get_title() == "28x28 centred\n28x28, + centre of mass"
 
 
 def test_confidence_histogram_draws_outlines_so_neither_group_hides_the_other():
