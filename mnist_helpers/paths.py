@@ -1,9 +1,5 @@
-"""Where the course keeps its runs and figures, and its downloads cache.
-
-Both live at the top of the course checkout (``runs/``, ``figures/``) whatever folder a
-notebook runs in; ``MNIST_RUNS_DIR`` and ``MNIST_FIGURES_DIR`` move them (the tests do, so a
-test run never overwrites your own runs or the committed figures).
-"""
+"""Where the course keeps its runs and figures (``runs/``, ``figures/`` at the top of the
+checkout, or ``MNIST_RUNS_DIR`` and ``MNIST_FIGURES_DIR``), and its downloads cache."""
 
 from __future__ import annotations
 
@@ -28,13 +24,9 @@ def runs_dir() -> Path:
 
 
 def check_run_name(run_name: object) -> str:
-    """Return ``run_name`` if it is a plain folder name for ``runs/``, else raise a ValueError.
-
-    A plain name is 1 to 100 letters, digits, ``.``, ``_`` or ``-``, and does not start with
-    ``.``: no folder separator, no ``.`` or ``..`` (which would put the run in ``runs/`` itself
-    or above it), no hidden name. ``figures``, ``notebooks`` and ``sweeps`` are taken by the
-    course itself.
-    """
+    """Return ``run_name`` if it is a plain folder name for ``runs/`` (1 to 100 letters,
+    digits, ``.``, ``_`` or ``-``, not starting with ``.``, not one of
+    :data:`RESERVED_RUN_NAMES`), else raise a ValueError."""
     if not isinstance(run_name, str) or not re.fullmatch(
         r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}", run_name
     ):
@@ -56,8 +48,8 @@ def figures_dir() -> Path:
 
 
 def user_cache_dir() -> Path:
-    """The course's folder in the user's cache: ``mnist_helpers`` inside ``$XDG_CACHE_HOME``
-    or ``~/.cache`` (on Windows ``%LOCALAPPDATA%``). Nothing is created here."""
+    """``mnist_helpers`` in the user's cache: ``$XDG_CACHE_HOME``, ``~/.cache`` or, on Windows,
+    ``%LOCALAPPDATA%`` (nothing is created)."""
     if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
         base = Path(os.environ["LOCALAPPDATA"])
     else:

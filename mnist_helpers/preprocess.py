@@ -1,17 +1,7 @@
 """Turn a photo or a drawing of a digit into a 28x28 MNIST-like input, the way MNIST was made.
 
-MNIST's digits were scanned black-on-white, then: the ink was size-normalised to fit a 20x20
-box keeping its aspect ratio (anti-aliasing makes grey levels), and the result was placed in a
-28x28 field so that its centre of mass sits in the centre. :func:`mnist_like` does the same:
-
-1. grayscale (an alpha channel is laid onto white first; a file is first turned upright as
-   its EXIF orientation says, see :func:`load_image`);
-2. invert when the background is light, so ink is bright on black like MNIST, and stretch
-   the contrast so the background is 0 and the darkest ink 1;
-3. crop to the ink's bounding box;
-4. scale into a 20x20 box keeping the aspect ratio;
-5. pad to 28x28, centred by centre of mass.
-
+:func:`mnist_like`: grayscale, ink bright on black with the contrast stretched, crop to the
+ink, scale into a 20x20 box keeping the aspect ratio, centre by centre of mass in 28x28.
 Taught in 06.
 """
 
@@ -34,20 +24,10 @@ class ImageError(ValueError):
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file into a float array in [0, 1]: ``(h, w)``, ``(h, w, 3)`` or ``(h, w, 4)``.
-
-    Any format Pillow reads is accepted (PNG, JPEG, GIF, BMP, WebP, TIFF, ...). The image is
-    turned upright as the camera's EXIF orientation tag says (phone photos are often stored on
-    their side), and transparency is kept as an alpha channel whatever form it takes: RGBA,
-    grey with alpha, or a palette (GIF, small PNGs) with a transparent colour. Grey images of
-    more than 8 bits (16-bit scans, 32-bit integers or floats) are scaled by their own range:
-    their darkest pixel becomes 0, their brightest 1. Large images are reduced to at most
-    ``WORKING_SIZE`` pixels on the long side.
-
-    Raises:
-        ImageError: the file is missing, not an image Pillow can read, empty, too large, or
-            has NaN pixels.
-    """
+    """Read any image Pillow reads into floats in [0, 1]: ``(h, w)``, ``(h, w, 3)`` or
+    ``(h, w, 4)``, turned upright as its EXIF tag says, transparency kept as alpha, reduced to
+    :data:`WORKING_SIZE` on the long side. Grey images deeper than 8 bits are scaled by their
+    own range. An :class:`ImageError` says why a file cannot be used."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
@@ -79,8 +59,7 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: not an image Pillow can read ({err})") from err
 
 
-#: Pillow's modes of grey images deeper than 8 bits: 16-bit (three byte orders), 32-bit integer
-#: and 32-bit float. Converted to 8 bits as Pillow does, values above 255 would all be white.
+#: Pillow's modes of grey images deeper than 8 bits (16- and 32-bit integers, 32-bit floats).
 DEEP_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 
@@ -99,20 +78,12 @@ def _scaled_by_range(path: Path, image) -> np.ndarray:
 
 
 def to_grayscale(image: np.ndarray) -> np.ndarray:
-    """Return a ``(h, w)`` float image in [0, 1]; colour is averaged with luminance weights.
-
-    An alpha channel is composited onto white (transparent = paper). Integer images are
-    scaled from 0-255.
-
-    Raises:
-        ImageError: not 2-D, or a channel count other than 1, 3 or 4.
-    """
+    """A ``(h, w)`` float image in [0, 1]: colour averaged with luminance weights, alpha laid
+    onto white paper, integers scaled from 0-255."""
     image = np.asarray(image)
     if image.size == 0:
         raise ImageError(f"the image is empty (shape {image.shape})")
-    if image.dtype.kind in "ui":
-        image = image.astype(np.float32) / 255.0
-    image = image.astype(np.float32)
+    image = image.astype(np.float32) / (255.0 if image.dtype.kind in "ui" else 1.0)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim == 2:
@@ -123,21 +94,14 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
             f"{image.shape}"
         )
     rgb = image[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    if image.shape[-1] == 4:
-        alpha = image[..., 3]
-        rgb = rgb * alpha + (1.0 - alpha)
+    if image.shape[-1] == 4:  # transparent: white paper
+        rgb = rgb * image[..., 3] + (1.0 - image[..., 3])
     return rgb
 
 
 def ink_on_black(gray: np.ndarray) -> np.ndarray:
-    """Make ink bright on a black background, the contrast stretched to [0, 1].
-
-    The background level is the median of the border pixels: if it is light, the image is
-    inverted. Then the background becomes 0 and the strongest ink 1.
-
-    Raises:
-        ImageError: the image is one flat colour (blank): there is no ink to find.
-    """
+    """Ink bright on black (inverted if the border's median is light), the background 0 and
+    the strongest ink 1; an :class:`ImageError` for a blank image."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     ink = 1.0 - gray if np.median(border) > 0.5 else gray.copy()
     background = float(np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])))
@@ -150,38 +114,33 @@ def ink_on_black(gray: np.ndarray) -> np.ndarray:
     return ink / peak
 
 
-def crop_to_ink(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> np.ndarray:
-    """Crop to the bounding box of the pixels brighter than ``threshold``."""
-    rows = np.flatnonzero((ink > threshold).any(axis=1))
-    cols = np.flatnonzero((ink > threshold).any(axis=0))
+def crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    """Crop to the bounding box of the pixels brighter than :data:`INK_THRESHOLD`."""
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
     if rows.size == 0:
-        raise ImageError(f"no ink above {threshold} found: the digit is too faint")
+        raise ImageError(f"no ink above {INK_THRESHOLD} found: the digit is too faint")
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def box_size(height: int, width: int, box: int = 20) -> tuple[int, int]:
-    """Return the ``(height, width)`` that fits ``box`` pixels on the longer side.
-
-    The aspect ratio is kept: the other side is scaled by the same factor and rounded to
-    whole pixels, never below 1.
-    """
-    scale = box / max(height, width)
+def box_size(height: int, width: int) -> tuple[int, int]:
+    """The ``(height, width)`` with 20 pixels on the longer side, the other scaled alike and
+    rounded, never below 1. Taught in 06."""
+    scale = 20 / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def fit_in_box(ink: np.ndarray, box: int = 20) -> np.ndarray:
-    """Scale so the longer side is ``box`` pixels, keeping the aspect ratio (anti-aliased)."""
+def fit_in_box(ink: np.ndarray) -> np.ndarray:
+    """Scale (anti-aliased) to :func:`box_size`: 20 pixels on the longer side."""
     from PIL import Image
 
-    new_height, new_width = box_size(*ink.shape, box=box)
-    image = Image.fromarray((ink * 255).astype(np.uint8)).resize(
-        (new_width, new_height), Image.Resampling.LANCZOS
-    )
+    size = box_size(*ink.shape)[::-1]  # Pillow's (width, height)
+    image = Image.fromarray((ink * 255).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
 def center_of_mass(image: np.ndarray) -> tuple[float, float]:
-    """Return the ``(row, column)`` of the intensity-weighted centre of ``image``."""
+    """The ``(row, column)`` of the intensity-weighted centre of ``image``. Taught in 06."""
     total = float(image.sum())
     if total == 0:
         raise ImageError("cannot centre an empty image")
@@ -189,8 +148,9 @@ def center_of_mass(image: np.ndarray) -> tuple[float, float]:
     return float((rows * image).sum() / total), float((cols * image).sum() / total)
 
 
-def pad_and_center(small: np.ndarray, size: int = 28) -> np.ndarray:
-    """Place ``small`` in a ``size`` x ``size`` field with its centre of mass in the centre."""
+def pad_and_center(small: np.ndarray) -> np.ndarray:
+    """Place ``small`` in a 28x28 field with its centre of mass in the centre."""
+    size = 28
     height, width = small.shape
     if height > size or width > size:
         raise ImageError(f"a {height}x{width} image does not fit in {size}x{size}")
@@ -204,20 +164,12 @@ def pad_and_center(small: np.ndarray, size: int = 28) -> np.ndarray:
 
 
 def mnist_like(image: np.ndarray | str | Path, return_steps: bool = False):
-    """Turn an image (array or file path) into a ``(28, 28, 1)`` float32 MNIST-like input.
+    """Turn an image into a ``(28, 28, 1)`` float32 MNIST-like input.
 
-    Args:
-        image: a path to an image file (any format Pillow reads; see :func:`load_image`
-            for EXIF rotation and transparency), or an array ``(h, w)`` grey, ``(h, w, 3)``
-            RGB or ``(h, w, 4)`` RGBA, floats in [0, 1] or integers 0-255. Transparent
-            pixels count as white paper.
-        return_steps: also return a dict of the intermediate images, in order:
-            ``grayscale``, ``ink on black``, ``cropped``, ``20x20 box``, ``28x28 centred``.
-
-    Raises:
-        ImageError: unreadable file, wrong channels, empty or blank image (clear message).
-
-    Taught in 06.
+    ``image``: a file (see :func:`load_image`) or an array ``(h, w)``, ``(h, w, 3)`` or
+    ``(h, w, 4)``, floats in [0, 1] or integers 0-255 (transparent pixels count as paper).
+    ``return_steps=True`` also returns the intermediate images by name, in order. An
+    :class:`ImageError` says why an image cannot be used. Taught in 06.
     """
     array = load_image(image) if isinstance(image, (str, Path)) else np.asarray(image)
     steps = {"grayscale": to_grayscale(array)}
