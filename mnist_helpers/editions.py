@@ -5,7 +5,7 @@ writes ``dist/student/``: outputs cleared, each code block between ``### BEGIN S
 ``### END SOLUTION`` replaced by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, and
 markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` removed (nbgrader's
 scheme). An edition holds a marker file, :data:`MARKER`; a rebuild replaces only a folder that
-has it (or an empty one), and swaps in a complete build made in a temporary folder beside it.
+has it (or an empty one), with a complete build (:func:`mnist_helpers.files.staged_folder`).
 Taught in docs/teaching.md.
 """
 
@@ -16,12 +16,11 @@ import json
 import re
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
 
-from mnist_helpers.files import PARTIAL
+from mnist_helpers.files import staged_folder
 from mnist_helpers.paths import project_root
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -113,11 +112,7 @@ def build_edition(edition: str, output: Path | None = None) -> list[Path]:
     root = project_root()
     output = Path(output or root / "dist" / edition).expanduser().absolute()
     _check_replaceable(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=PARTIAL, dir=output.parent))
-    try:
-        tmp = work / output.name  # made by mkdir, so it gets the usual permissions
-        tmp.mkdir()
+    with staged_folder(output) as tmp:
         written = []
         for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
             try:
@@ -134,17 +129,6 @@ def build_edition(edition: str, output: Path | None = None) -> list[Path]:
         marker = {"edition": edition, "built_by": "python -m mnist_helpers.editions"}
         (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         _check_replaceable(output)  # again: it may have changed meanwhile
-        previous = work / "previous"
-        if output.exists():
-            output.rename(previous)
-        try:
-            tmp.rename(output)
-        except BaseException:
-            if previous.exists() and not output.exists():
-                previous.rename(output)
-            raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return written
 
 
