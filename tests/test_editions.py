@@ -221,7 +221,7 @@ def test_a_failed_build_leaves_no_temporary_folder_and_the_old_edition(
 
 def test_the_student_edition_changes_exercise_cells_only(tmp_path):
     """Every other code cell is the instructor's, character for character: so a run of the
-    solutions (the course run, root conftest.py) also runs the student edition's other cells."""
+    solutions (test_notebooks' smoke run) also runs the student edition's other cells."""
     student = editions.build_edition("student", tmp_path / "student")
     for path in student:
         solved = nbformat.read(project_root() / "notebooks" / path.name, as_version=4)
@@ -232,8 +232,9 @@ def test_the_student_edition_changes_exercise_cells_only(tmp_path):
                 assert mine.source == theirs.source, f"{path.name}, cell {index}"
 
 
-def where_sections_start(cells: list) -> tuple[int, int]:
-    """The index of a course notebook's first section and of its Exercises section."""
+def split_at_the_exercises(cells: list) -> tuple[list, list, list]:
+    """A course notebook's cells as (set-up: before its first section, the sections, the
+    Exercises section to the end)."""
     headings = [
         i
         for i, cell in enumerate(cells)
@@ -241,7 +242,7 @@ def where_sections_start(cells: list) -> tuple[int, int]:
     ]
     exercises = [i for i in headings if cells[i].source.startswith("## Exercises")]
     assert headings and exercises, "a course notebook has sections and exercises"
-    return headings[0], exercises[0]
+    return cells[: headings[0]], cells[headings[0] : exercises[0]], cells[exercises[0] :]
 
 
 #: Quick settings for each notebook's parameters (only those a notebook declares are used).
@@ -276,15 +277,15 @@ def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(workspa
             cell.metadata.setdefault("tags", [])
         declared = notebook_parameters(path)
         nb = parameterize_notebook(nb, {k: v for k, v in STUDENT_RUN.items() if k in declared})
-        first, exercises = where_sections_start(nb.cells)
-        early = [i for i, c in enumerate(nb.cells[:exercises]) if "# YOUR CODE HERE" in c.source]
-        assert not early, f"{path.name}: exercise cells {early} before the Exercises section"
+        setup, body, exercises = split_at_the_exercises(nb.cells)
+        stubbed = [c for c in setup + body if "# YOUR CODE HERE" in c.source]
+        assert not stubbed, f"{path.name}: an exercise before the Exercises section"
         batch.cells.append(nbformat.v4.new_code_cell("%reset -f"))
-        origin.append((path.name, "reset"))
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type == "code" and not first <= index < exercises:
+        origin.append((path.name, None))
+        for cell in setup + exercises:
+            if cell.cell_type == "code":
                 batch.cells.append(cell)
-                origin.append((path.name, index))
+                origin.append((path.name, nb.cells.index(cell)))
     client = NotebookClient(
         batch,
         kernel_name=KERNEL_NAME,
@@ -302,7 +303,9 @@ def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(workspa
             assert errors == ["NotImplementedError"], where
         else:
             assert errors == [], f"{where} raised {errors}:\n{cell.source}"
-    assert all(stubs[p.name] >= 3 for p in written), dict(stubs)
+    assert {p.name: stubs[p.name] >= 3 for p in written} == dict.fromkeys(
+        [p.name for p in written], True
+    ), stubs
 
 
 @pytest.mark.parametrize(
