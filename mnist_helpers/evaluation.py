@@ -1,6 +1,5 @@
 """Judge a trained model: load a run, metrics, confusion matrix, mistakes, calibration, as
-numbers or pandas tables (:mod:`mnist_helpers.plots` draws them). Taught in 04.
-"""
+numbers or pandas tables (:mod:`mnist_helpers.plots` draws them). Taught in 04."""
 
 from __future__ import annotations
 
@@ -38,13 +37,9 @@ class Run:
 
 
 def load_run(run_name: str = "default") -> Run:
-    """Load ``runs/<run_name>/``: the model (in Keras' safe mode, see
-    :func:`~mnist_helpers.model_file.load_model_safely`), ``metrics.json`` and ``history.csv``.
-
-    Raises ``ValueError`` for a ``run_name`` that is no plain folder name,
-    :class:`RunNotFoundError` for a missing file, :class:`RunFileError` for a damaged one,
-    ``ModelFileError`` for a damaged or unsafe ``model.keras``: each says what to do. Taught in 04.
-    """
+    """Load ``runs/<run_name>/``: the model (in Keras' safe mode), ``metrics.json`` and
+    ``history.csv``. A missing or damaged file raises an error that says what to do.
+    Taught in 04."""
     path = runs_dir() / check_run_name(run_name)
     missing = [
         f for f in ("model.keras", "metrics.json", "history.csv") if not (path / f).is_file()
@@ -182,9 +177,8 @@ def _check_proba(y_true: object, proba: object) -> tuple[np.ndarray, np.ndarray]
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """The share of predictions ``y_pred`` (``proba.argmax(axis=1)``) equal to the labels
-    ``y_true``: 1-D arrays of digits 0-9, of one length (else a ValueError says what is
-    wrong). Taught in 04."""
+    """The share of predictions ``y_pred`` equal to the labels ``y_true`` (1-D arrays of digits
+    0-9 of one length, else a ValueError says what is wrong). Taught in 04."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
 
@@ -234,8 +228,7 @@ def most_confused_pairs(cm: pd.DataFrame, k: int = 5) -> pd.DataFrame:
 
 def mistakes_frame(y_true: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
     """One row per misclassified image, most confident first: ``index``, ``true``,
-    ``predicted``, ``confidence`` (given to the wrong answer) and ``p_true`` (to the right
-    one). ``y_true``: ``n`` digits; ``proba``: ``(n, 10)`` probabilities. Taught in 04."""
+    ``predicted``, ``confidence`` and ``p_true`` (the probability of the truth). Taught in 04."""
     y_true, proba = _check_proba(y_true, proba)
     predicted = proba.argmax(axis=1)
     wrong = np.flatnonzero(predicted != y_true)
@@ -246,9 +239,8 @@ def mistakes_frame(y_true: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
 
 
 def calibration_table(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
-    """Bin predictions by confidence, ``n_bins`` bins ``(low, high]`` of equal width; one row
-    per non-empty bin: ``low``, ``high``, ``count``, ``confidence`` (mean) and ``accuracy``.
-    Taught in 04."""
+    """One row per non-empty bin ``(low, high]`` of confidence: ``low``, ``high``, ``count``,
+    ``confidence`` (mean) and ``accuracy``. Taught in 04."""
     y_true, proba = _check_proba(y_true, proba)
     n_bins = check_int("n_bins", n_bins, hint="e.g. n_bins=10")
     confidence = proba.max(axis=1)

@@ -1,7 +1,6 @@
 """Write files and folders under a temporary name beside them, renamed once complete (and
 removed if anything fails, even Ctrl-C): a reader sees the old one or the new one, never
-half of one. Read the course's YAML safely.
-"""
+half of one. Read the course's YAML safely."""
 
 from __future__ import annotations
 
@@ -80,11 +79,10 @@ def staged_folder(folder: str | os.PathLike) -> Iterator[Path]:
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (flushed to disk before the rename)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     return Path(path)
 
 

@@ -1,7 +1,6 @@
 """The course's models (our CNN and its variants, the Keras example CNN, an MLP), uncompiled,
 and the augmentation layers that change images in training only (:func:`inference_model`
-leaves them out). Taught in 02.
-"""
+leaves them out). Taught in 02."""
 
 from __future__ import annotations
 
@@ -35,11 +34,10 @@ def build_cnn(
     standardize: bool = False,
     augment_appearance: bool = True,
 ) -> keras.Model:
-    """Build the course's CNN: blocks of ``Conv2D -> (MaxPooling2D, or last with
-    pool_last) -> (BatchNormalization) -> ReLU`` (``filters``, ``kernel_sizes``, ``pool``: one
-    entry per block), dropout, a hidden ``Dense`` layer (``dense_units``, or None) and a 10-way
-    softmax; first :func:`standardize_layer` and the :func:`appearance_augmentation_layers`
-    if asked. Taught in 02."""
+    """Build the course's CNN: blocks of ``Conv2D -> (MaxPooling2D; last with pool_last) ->
+    (BatchNormalization) -> ReLU`` (``filters``, ``kernel_sizes``, ``pool``: one per block),
+    dropout, a hidden ``Dense`` layer (``dense_units``, or None), a 10-way softmax; first, if
+    asked, :func:`standardize_layer` and :func:`appearance_augmentation_layers`. Taught in 02."""
     if not (len(filters) == len(kernel_sizes) == len(pool)):
         raise ValueError(
             "filters, kernel_sizes and pool need one entry per block, got "
@@ -184,9 +182,8 @@ class RandomPixelNoise(_RandomShareLayer):
 
 
 def appearance_augmentation_layers(seed: int | None = None) -> list[keras.layers.Layer]:
-    """The course's default augmentation, three layers for the front of a model: a thinner
-    or thicker pen, a lighter or darker paper for half of the images and, drawn apart, noise
-    for half of them. Taught in 07."""
+    """The course's default augmentation: a thinner or thicker pen, a lighter or darker paper
+    for half of the images and noise for half of them. Taught in 07."""
     share = APPEARANCE_PROBABILITY
     return [
         RandomStrokeWidth(seed=seed, name="stroke_width"),
@@ -209,15 +206,11 @@ def augmentation_layers(seed: int | None = None) -> keras.Sequential:
     )
 
 
-#: The layers that change images in training only and pass them through at test time.
-TRAINING_ONLY_LAYERS = (
-    _TrainingOnlyLayer,
-    layers.RandomRotation,
-    layers.RandomTranslation,
-    layers.RandomZoom,
-    layers.RandomFlip,
-    layers.RandomContrast,
-    layers.RandomBrightness,
+#: The layers that change images in training only and pass them through at test time: ours
+#: and Keras' random image layers.
+TRAINING_ONLY_LAYERS = (_TrainingOnlyLayer,) + tuple(
+    getattr(layers, f"Random{kind}")
+    for kind in ("Rotation", "Translation", "Zoom", "Flip", "Contrast", "Brightness")
 )
 
 

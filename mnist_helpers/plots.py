@@ -1,10 +1,7 @@
-"""Every figure of the course. Each function returns a matplotlib Figure.
-
-``save="04_confusion_matrix"`` also writes it to ``figures/04_confusion_matrix.png``, at a
-fixed size and dpi. Digits are drawn as the model sees them: white ink on black, on a fixed
-scale (0 to 1, or 0 to 255 for bytes), without ticks. The course's style (:data:`STYLE`)
-applies inside each function only: importing this module changes no matplotlib setting.
-"""
+"""Every figure of the course, each function returning a matplotlib Figure; ``save="04_x"``
+also writes ``figures/04_x.png``. Digits are drawn as the model sees them, white ink on black
+on a fixed scale. The course's style (:data:`STYLE`) applies inside each function only:
+importing this module changes no matplotlib setting."""
 
 from __future__ import annotations
 
@@ -43,15 +40,11 @@ def _finish(fig: Figure, save: str | None, title: str | None = None) -> Figure:
     return fig
 
 
-def _no_ticks(ax) -> None:
-    ax.set(xticks=[], yticks=[])
-
-
 def _show_digit(ax, image: np.ndarray, title: str | None = None) -> None:
     image = np.squeeze(np.asarray(image))
     full_ink = 255 if image.dtype.kind in "ui" or image.max(initial=0) > 1 else 1
     ax.imshow(image, cmap="gray", vmin=0, vmax=full_ink)  # as the model sees it: ink white
-    _no_ticks(ax)
+    ax.set(xticks=[], yticks=[])
     if title is not None:
         ax.set_title(title, fontsize=9, fontweight="normal")
 
@@ -93,9 +86,8 @@ def plot_mean_digits(x: np.ndarray, y: np.ndarray, save: str | None = None) -> F
 
 @_styled
 def plot_pixel_histogram(x: np.ndarray, save: str | None = None) -> Figure:
-    """Where the pixel values of ``x`` (bytes, or floats in [0, 1]) lie. Left: the share of
-    background (0), in-between (1-249) and full-ink (250-255) pixels; right: the cumulative
-    share of the ink pixels at or below each value. Taught in 01."""
+    """Where the pixel values of ``x`` (bytes, or floats in [0, 1]) lie: the share of each kind,
+    and the cumulative share of the ink pixels at or below each value. Taught in 01."""
     values = np.ravel(x)
     values = (np.rint(values * 255) if values.dtype.kind == "f" else values).astype(np.int64)
     groups = ("background\n0", "in between\n1-249", "full ink\n250-255")
@@ -127,7 +119,7 @@ def plot_convolution(
     for ax, values, title in ((axes[1], kernel, "3x3 kernel"), (axes[2], result, mapped)):
         limit = float(np.abs(values).max()) or 1.0
         shown = ax.imshow(np.squeeze(values), cmap="cividis", vmin=-limit, vmax=limit)
-        _no_ticks(ax)
+        ax.set(xticks=[], yticks=[])
         ax.set_title(title, fontsize=9, fontweight="normal")
     for (i, j), value in np.ndenumerate(kernel):
         colour = "k" if value > 0 else "w"  # dark text on the light (positive) cells
@@ -140,8 +132,7 @@ def plot_convolution(
 def plot_losses_by_learning_rate(
     losses: dict[float, list[float]], save: str | None = None
 ) -> Figure:
-    """The training loss after each gradient step (the first before any), one line per
-    learning rate, on a log scale. Taught in 02."""
+    """The loss after each gradient step, one line per learning rate, log scale. Taught in 02."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for learning_rate, values in losses.items():
         ax.plot(np.arange(len(values)), values, "o-", markersize=3, label=f"{learning_rate:g}")
@@ -182,7 +173,7 @@ def _panels_on_one_scale(
     fig, axes = plt.subplots(rows, 8, figsize=size, squeeze=False, layout="constrained")
     image = None
     for i, ax in enumerate(axes.flat):
-        _no_ticks(ax)
+        ax.set(xticks=[], yticks=[])
         if i >= len(panels):
             ax.axis("off")
             continue
@@ -199,8 +190,7 @@ def _panels_on_one_scale(
 def plot_feature_maps(
     maps: np.ndarray, title: str, max_maps: int = 16, save: str | None = None
 ) -> Figure:
-    """Up to ``max_maps`` channels of one image's feature maps ``(h, w, channels)``, on one
-    colour scale from 0 (dark) to the largest value shown (bright). Taught in 04."""
+    """Up to ``max_maps`` feature maps ``(h, w, channels)`` on one colour scale. Taught in 04."""
     shown = maps[..., : min(max_maps, maps.shape[-1])]
     limits = (min(0.0, float(shown.min())), float(shown.max()) or 1.0)
     panels = [shown[..., i] for i in range(shown.shape[-1])]
@@ -209,8 +199,7 @@ def plot_feature_maps(
 
 @_styled
 def plot_filters(kernels: np.ndarray, title: str, save: str | None = None) -> Figure:
-    """First-layer kernels ``(h, w, 1, n)`` on one colour scale: red a positive weight (the
-    filter responds to ink there), blue a negative one, white zero. Taught in 04."""
+    """Kernels ``(h, w, 1, n)`` on one scale: red positive, blue negative. Taught in 04."""
     limit = float(np.abs(kernels).max()) or 1.0
     panels = [kernels[:, :, 0, i] for i in range(kernels.shape[-1])]
     fig = _panels_on_one_scale(panels, title, "RdBu_r", (-limit, limit), "weight", False)
@@ -224,8 +213,7 @@ def plot_learning_curves(
     best_epoch: int | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Loss and accuracy per epoch, training against validation; ``best_epoch`` (from 1)
-    draws a dotted line at the epoch whose weights were kept. Taught in 03."""
+    """Loss and accuracy per epoch; ``best_epoch`` (from 1) dotted. Taught in 03."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = np.arange(1, len(history) + 1)
     for metric, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
@@ -252,9 +240,8 @@ def plot_ablation(
     steps_per_epoch: int,
     save: str | None = None,
 ) -> Figure:
-    """Short runs of recipe variants (keys, in the legend's order): left, the training loss
-    at each step, a running mean of 20 steps (fewer for very short runs), log scale, against
-    epochs; right, the validation accuracy after each epoch. Taught in 03."""
+    """Short runs of recipe variants: the training loss per step (a running mean of up to 20,
+    log scale) and the validation accuracy per epoch. Taught in 03."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     window = max(1, min(20, min(len(losses) for losses in step_losses.values()) // 5))
     for name, losses in step_losses.items():
@@ -293,8 +280,7 @@ def plot_learning_rate(
 
 @_styled
 def plot_confusion_matrix(cm: pd.DataFrame, save: str | None = None) -> Figure:
-    """The confusion matrix with its counts; the colour shows the errors only (the diagonal
-    stays white, with dark counts). Taught in 04."""
+    """The confusion matrix with its counts, coloured by the errors only. Taught in 04."""
     values = cm.to_numpy()
     off = np.ma.masked_array(values, mask=np.eye(*values.shape, dtype=bool))
     colours = matplotlib.colormaps["viridis"].with_extremes(bad="white")  # the diagonal
@@ -321,8 +307,7 @@ def plot_mistakes(
     save: str | None = None,
     title: str = "Most confident mistakes: true → predicted (probability)",
 ) -> Figure:
-    """The ``n`` first mistakes of :func:`~mnist_helpers.evaluation.mistakes_frame`, titled
-    'true → predicted (confidence)'. Taught in 04 and 05."""
+    """The first ``n`` rows of a ``mistakes_frame``, as true → predicted. Taught in 04 and 05."""
     n = min(n, len(mistakes))
     rows = max(1, int(np.ceil(n / 8)))
     fig, axes = plt.subplots(rows, 8, figsize=(8 * 1.3, rows * 1.55 + 0.4), squeeze=False)
@@ -354,8 +339,7 @@ def plot_confidence_histogram(
 
 @_styled
 def plot_reliability(table: pd.DataFrame, save: str | None = None) -> Figure:
-    """Accuracy against confidence per bin of a calibration table; the diagonal is perfect
-    calibration. Taught in 04."""
+    """Accuracy against confidence per bin of a calibration table. Taught in 04."""
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
     ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", label="perfectly calibrated")
     ax.plot(table["confidence"], table["accuracy"], "o-", label="model")
@@ -372,8 +356,7 @@ def plot_reliability(table: pd.DataFrame, save: str | None = None) -> Figure:
 def plot_augmented_examples(
     originals: np.ndarray, augmented_rows: list[np.ndarray], save: str | None = None
 ) -> Figure:
-    """A few digits (top row) and random augmented copies of them, one row per draw; each
-    array shaped ``(n, 28, 28)`` or ``(n, 28, 28, 1)``. Taught in 05."""
+    """Digits (top row) and their random augmented copies, a row per draw. Taught in 05."""
     rows = [np.asarray(originals), *(np.asarray(r) for r in augmented_rows)]
     n = len(rows[0])
     size = (n * 1.0 + 0.6, len(rows) * 1.05 + 0.5)
@@ -396,10 +379,9 @@ def plot_accuracy_vs_time(
     save: str | None = None,
     n_test: int | None = None,
 ) -> Figure:
-    """Test accuracy (fractions, drawn in %) of each model or ensemble against its training
-    seconds, each point labelled. ``target``: an accuracy drawn dashed; ``n_test``: the
-    number of test images, for an error bar of one binomial standard error,
-    sqrt(p (1 - p) / n), on each point. Taught in 05."""
+    """Test accuracy (fractions, drawn in %) of each model against its training seconds;
+    ``target`` dashed; ``n_test`` (the number of test images) gives each point an error bar
+    of one binomial standard error, sqrt(p (1 - p) / n). Taught in 05."""
     if n_test is not None:
         n_test = check_int("n_test", n_test, hint="the number of test images, e.g. 10_000")
     seconds = np.asarray(seconds, dtype=float)
@@ -419,7 +401,6 @@ def plot_accuracy_vs_time(
     # labels to the right of their points, pushed up where they would overlap
     x_max = float(seconds.max()) if len(seconds) else 1.0
     char = x_max / 95  # about one character of the 8-point labels, in seconds
-    longest = max((len(label) for label in labels), default=0)
     spread = np.concatenate([percent - errors, percent + errors]) if len(percent) else [0, 1.0]
     low, high = float(np.min(spread)), float(np.max(spread))
     gap = max(high - low, 0.05) * 0.07
@@ -439,7 +420,7 @@ def plot_accuracy_vs_time(
         line = {"arrowstyle": "-", "color": "0.6", "lw": 0.6} if text_y != y else None
         at = (x + 1.5 * char, text_y)
         ax.annotate(label, (x, y), xytext=at, fontsize=8, va="center", arrowprops=line)
-    ax.set_xlim(0, x_max + char * (longest + 3))
+    ax.set_xlim(0, x_max + char * (max(map(len, labels), default=0) + 3))
     ax.set_ylim(low - gap, max(high, float(label_y.max(initial=high))) + gap)
     ax.set(title="Test accuracy against training time", ylabel="test accuracy (%)")
     ax.set_xlabel("training time (s, an ensemble: all its members)")
@@ -451,8 +432,7 @@ def plot_accuracy_vs_time(
 def plot_sweep(
     table: pd.DataFrame, keys: list[str], title: str = "Sweep", save: str | None = None
 ) -> Figure:
-    """Test accuracy of each finished run of a sweep against its training seconds, each
-    point labelled with its settings ``keys``. Taught in 05."""
+    """A sweep's test accuracies against training seconds, labelled by ``keys``. Taught in 05."""
     done = table[table["test_accuracy"].notna()]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(done["train_seconds"], done["test_accuracy"] * 100, color="C0")
@@ -471,10 +451,8 @@ def plot_preprocessing_steps(
     title: str = "The MNIST recipe, step by step",
     save: str | None = None,
 ) -> Figure:
-    """Each step of ``mnist_like(image, return_steps=True)`` (optionally with an
-    ``"original"`` first) side by side. The original and ``"grayscale"`` are drawn as they
-    look, the later steps as the model sees them; the last marks the centre of mass (+) and
-    the field's centre (dotted). Taught in 06."""
+    """The steps of ``mnist_like(image, return_steps=True)`` (and an ``"original"``) side by
+    side; the last marks the centre of mass (+) and the field's centre. Taught in 06."""
     fig, axes = plt.subplots(1, len(steps), figsize=(2.3 * len(steps), 3.0), squeeze=False)
     for ax, (name, image) in zip(axes[0], steps.items(), strict=True):
         image = np.asarray(image)
@@ -501,9 +479,8 @@ def plot_predictions(
     labels: list[int] | None = None,
     save: str | None = None,
 ) -> Figure:
-    """Each input ``(n, 28, 28, 1)``, titled with its name, beside a bar chart of its 10
-    probabilities ``(n, 10)``, three to a row; with the true ``labels``, wrong predictions
-    are marked. Taught in 06."""
+    """Each input beside a bar chart of its 10 probabilities, three to a row; with the true
+    ``labels``, wrong predictions are marked. Taught in 06."""
     rows = int(np.ceil(len(images) / 3))
     fig, axes = plt.subplots(
         rows, 6, figsize=(13.8, 2.2 * rows + 0.5), squeeze=False, width_ratios=[1, 1.7] * 3

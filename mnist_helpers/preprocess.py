@@ -2,8 +2,7 @@
 
 :func:`mnist_like`: grayscale, ink bright on black with the contrast stretched, crop to the
 ink, scale into a 20x20 box keeping the aspect ratio, centre by centre of mass in 28x28.
-Taught in 06.
-"""
+Taught in 06."""
 
 from __future__ import annotations
 
@@ -164,13 +163,9 @@ def pad_and_center(small: np.ndarray) -> np.ndarray:
 
 
 def mnist_like(image: np.ndarray | str | Path, return_steps: bool = False):
-    """Turn an image into a ``(28, 28, 1)`` float32 MNIST-like input.
-
-    ``image``: a file (see :func:`load_image`) or an array ``(h, w)``, ``(h, w, 3)`` or
-    ``(h, w, 4)``, floats in [0, 1] or integers 0-255 (transparent pixels count as paper).
-    ``return_steps=True`` also returns the intermediate images by name, in order. An
-    :class:`ImageError` says why an image cannot be used. Taught in 06.
-    """
+    """Turn an image (a file, or an array: grey, RGB or RGBA, floats in [0, 1] or 0-255) into
+    a ``(28, 28, 1)`` float32 input; ``return_steps=True`` also returns the steps' images by
+    name. An :class:`ImageError` says why an image cannot be used. Taught in 06."""
     array = load_image(image) if isinstance(image, (str, Path)) else np.asarray(image)
     steps = {"grayscale": to_grayscale(array)}
     steps["ink on black"] = ink_on_black(steps["grayscale"])

@@ -1,7 +1,6 @@
 """Train a model reproducibly into ``runs/<run_name>/``: ``model.keras`` (the best epoch's,
 which plain Keras loads), ``history.csv``, ``metrics.json`` (scores, seconds, versions,
-every setting) and, if asked for, TensorBoard logs in ``logs/``. Taught in 03.
-"""
+every setting) and, if asked for, TensorBoard logs in ``logs/``. Taught in 03."""
 
 from __future__ import annotations
 
@@ -168,10 +167,9 @@ class TrainResult:
 def run_callbacks(
     config: TrainConfig, run_dir: Path, validation: bool = True
 ) -> list[keras.callbacks.Callback]:
-    """The Keras callbacks :func:`train` gives ``fit``, writing into ``run_dir``: the epoch
-    of best validation accuracy kept in ``checkpoint.keras`` (without ``validation``, the
-    last), early stopping (with ``validation`` only), ``history.csv`` and, if asked for,
-    TensorBoard logs. Taught in 03."""
+    """The Keras callbacks :func:`train` gives ``fit``: the best epoch kept in
+    ``run_dir/checkpoint.keras`` (without ``validation``, the last), early stopping (with
+    it), ``history.csv`` and TensorBoard logs if asked for. Taught in 03."""
     checkpoint = run_dir / "checkpoint.keras"
     save = keras.callbacks.ModelCheckpoint(checkpoint, "val_accuracy", save_best_only=validation)
     callbacks = [save]
