@@ -45,7 +45,12 @@ import pandas as pd  # noqa: E402
 from mnist_helpers.data import load_mnist  # noqa: E402
 from mnist_helpers.models import build_cnn, build_keras_example_cnn  # noqa: E402
 from mnist_helpers.robustness import evaluate_shifts  # noqa: E402
-from mnist_helpers.training import TrainConfig, make_optimizer, seed_everything  # noqa: E402
+from mnist_helpers.training import (  # noqa: E402
+    KERAS_EXAMPLE_RECIPE,
+    TrainConfig,
+    compile_model,
+    seed_everything,
+)  # noqa: E402
 
 BEFORE, AFTER, KERAS = "before 07", "after 07 (default)", "Keras example"
 
@@ -60,13 +65,7 @@ def recipes(epochs: int, keras_epochs: int, seed: int) -> dict[str, tuple]:
     if keras_epochs > 0:
         plans[KERAS] = (
             build_keras_example_cnn,
-            TrainConfig(
-                architecture="keras_example",
-                epochs=keras_epochs,
-                learning_rate=1e-3,
-                lr_schedule="constant",
-                seed=seed,
-            ),
+            TrainConfig(**KERAS_EXAMPLE_RECIPE, epochs=keras_epochs, seed=seed),
         )
     return plans
 
@@ -93,13 +92,8 @@ def train_in_turns(plans: dict[str, tuple], data) -> tuple[dict, dict, dict]:
     models, seconds, clocks = {}, {}, {}
     for name, (build, config) in plans.items():
         seed_everything(config.seed)
-        model = build()
         steps = math.ceil(len(data.x_train) / config.batch_size)
-        model.compile(
-            optimizer=make_optimizer(config, steps),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        model = compile_model(build(), config, steps)
         models[name], seconds[name], clocks[name] = model, 0.0, StepClock()
     for epoch in range(max(config.epochs for _, config in plans.values())):
         for name, (_, config) in plans.items():

@@ -25,7 +25,12 @@ import pandas as pd  # noqa: E402
 
 from mnist_helpers.data import load_mnist  # noqa: E402
 from mnist_helpers.models import build_model  # noqa: E402
-from mnist_helpers.training import TrainConfig, make_optimizer, seed_everything  # noqa: E402
+from mnist_helpers.training import (  # noqa: E402
+    KERAS_EXAMPLE_RECIPE,
+    TrainConfig,
+    compile_model,
+    seed_everything,
+)  # noqa: E402
 
 TARGET = 0.99
 
@@ -56,13 +61,8 @@ def run_recipe(name: str, config: TrainConfig, data) -> dict:
         flush=True,
     )
     seed_everything(config.seed)
-    model = build_model(config.architecture)
     steps = -(-len(data.x_train) // config.batch_size)
-    model.compile(
-        optimizer=make_optimizer(config, steps),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = compile_model(build_model(config.architecture), config, steps)
     clock = TestAccuracyClock(data.x_test, data.y_test)
     model.fit(
         data.x_train,
@@ -97,11 +97,7 @@ def main() -> None:
     recipes = {
         "course CNN (03 default)": TrainConfig(epochs=args.epochs_ours, seed=args.seed),
         "Keras example CNN": TrainConfig(
-            architecture="keras_example",
-            epochs=args.epochs_keras,
-            learning_rate=1e-3,
-            lr_schedule="constant",
-            seed=args.seed,
+            **KERAS_EXAMPLE_RECIPE, epochs=args.epochs_keras, seed=args.seed
         ),
     }
     rows = [run_recipe(name, config, data) for name, config in recipes.items()]

@@ -32,6 +32,12 @@ PROFILES: dict[str, dict] = {
     "smoke": {"epochs": 2, "n_train": 6000},
 }
 ACCURACY_FLOORS: dict[str, float] = {"full": 0.993, "smoke": 0.90}
+#: The Keras example's own recipe (keras.io's "Simple MNIST convnet"): Adam at 0.001, constant.
+KERAS_EXAMPLE_RECIPE = {
+    "architecture": "keras_example",
+    "learning_rate": 1e-3,
+    "lr_schedule": "constant",
+}
 #: Runs of fewer gradient steps get their batch normalisation re-estimated after training.
 SHORT_RUN_STEPS = 200
 
@@ -121,6 +127,14 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """Adam with the run's :func:`learning_rate_schedule`. Taught in 03."""
     return keras.optimizers.Adam(learning_rate_schedule(config, steps_per_epoch))
+
+
+def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> keras.Model:
+    """Compile ``model`` as :func:`train` does (:func:`make_optimizer`, cross-entropy on the
+    digit labels, accuracy) and return it."""
+    loss = "sparse_categorical_crossentropy"
+    model.compile(make_optimizer(config, steps_per_epoch), loss, metrics=["accuracy"])
+    return model
 
 
 def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
@@ -318,8 +332,7 @@ def train(
             )
         model = build_model(config.architecture, augment=config.augment)
         steps = math.ceil(len(data.x_train) / config.batch_size)
-        loss = "sparse_categorical_crossentropy"
-        model.compile(make_optimizer(config, steps), loss, metrics=["accuracy"])
+        compile_model(model, config, steps)
         has_val = len(data.x_val) > 0
         start = time.perf_counter()
         fit = model.fit(
