@@ -1,10 +1,7 @@
-"""Corrupted MNIST, made on the fly: 15 ways to change how a test digit looks (MNIST-C's, Mu &
-Gilmer 2019), computed with numpy and scipy from uint8 images (n, 28, 28), white ink on black.
-
-Each corruption has five severities (1 = mild, 5 = strong) and a benchmark severity, MNIST-C's.
-They follow MNIST-C's paper and parameters, not its code; a docstring says where one departs.
-:func:`corrupt` makes them; :data:`CORRUPTIONS` describes them. Taught in 07.
-"""
+"""MNIST-C's 15 corruptions (Mu & Gilmer 2019) of uint8 images (n, 28, 28), white ink on black,
+made on the fly with numpy and scipy at severities 1 (mild) to 5 (strong). They follow MNIST-C's
+paper and parameters, not its code; a docstring says where one departs. :func:`corrupt` makes
+them, :data:`CORRUPTIONS` describes them. Taught in 07."""
 
 from __future__ import annotations
 
@@ -73,21 +70,6 @@ def check_images(x: object, *, one_image_ok: bool = False) -> np.ndarray:
     return images
 
 
-def _level(table: tuple, severity: object):
-    """The entry of a parameter table for ``severity`` (checked: an integer from 1 to 5)."""
-    return table[check_int("severity", severity, 1, 5, hint="e.g. severity=3") - 1]
-
-
-def _floats(x: object) -> np.ndarray:
-    """A checked (n, 28, 28) uint8 batch as float32 values in [0, 1]."""
-    return check_images(x).astype(np.float32) / 255
-
-
-def _bytes(values: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] (clipped) back to uint8 pixels 0-255, rounded."""
-    return np.clip(np.rint(np.asarray(values) * 255), 0, 255).astype(np.uint8)
-
-
 def _shift(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """``images`` moved down by ``rows`` and right by ``cols`` pixels, filled with black."""
     out = np.zeros_like(images)
@@ -110,8 +92,9 @@ def _warp(images: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return ndimage.affine_transform(images, full, offset=centre - full @ centre, order=1)
 
 
-def _warp_each_way(images: np.ndarray, signs: np.ndarray, matrix_for: Callable) -> np.ndarray:
-    """:func:`_warp` each image with ``matrix_for(sign)``, its sign being -1 or +1."""
+def _warp_either_way(images: np.ndarray, rng: np.random.Generator, matrix_for: Callable):
+    """:func:`_warp` each image with ``matrix_for(sign)``, its sign -1 or +1 drawn at random."""
+    signs = rng.integers(0, 2, len(images)) * 2 - 1
     out = np.empty_like(images)
     for sign in (-1, 1):
         out[signs == sign] = _warp(images[signs == sign], matrix_for(sign))
@@ -125,8 +108,8 @@ def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Corruption:
-    """One corruption of :data:`CORRUPTIONS`: what it does, MNIST-C's severity for it, what
-    severities 1 to 5 mean, and whether it is random (takes an ``rng``)."""
+    """One corruption of :data:`CORRUPTIONS`: its function, what it does, MNIST-C's severity for
+    it, what severities 1 to 5 mean, and whether it is random (takes an ``rng``)."""
 
     function: Callable[..., np.ndarray]
     description: str
@@ -152,8 +135,9 @@ def _corruption(description: str, benchmark_severity: int, severities: Iterable[
     return add
 
 
-# Each corruption takes uint8 images (n, 28, 28), a severity 1 to 5 and, if it is random, a
-# numpy Generator; it returns new uint8 images of the same shape (``x`` is not changed).
+# Each corruption takes float32 images (n, 28, 28) in [0, 1], a severity 1 to 5 and, if it is
+# random, a numpy Generator, all checked by corrupt(); it returns new images, which corrupt()
+# clips to [0, 1] and rounds to uint8 pixels.
 
 
 @_corruption(
@@ -162,11 +146,10 @@ def _corruption(description: str, benchmark_severity: int, severities: Iterable[
     [f"{p} photons per white pixel" for p in SHOT_NOISE_PHOTONS],
 )
 def shot_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Photon noise: each pixel becomes a random (Poisson) count of photons, on average as
-    bright as it was; fewer photons (:data:`SHOT_NOISE_PHOTONS`) give more noise. Black stays
-    black."""
-    photons = _level(SHOT_NOISE_PHOTONS, severity)
-    return _bytes(rng.poisson(_floats(x) * photons) / photons)
+    """A Poisson count of :data:`SHOT_NOISE_PHOTONS` per white pixel, on average as bright as
+    before: fewer photons, more noise. Black stays black."""
+    photons = SHOT_NOISE_PHOTONS[severity - 1]
+    return rng.poisson(x * photons) / photons
 
 
 @_corruption(
@@ -175,14 +158,10 @@ def shot_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.nda
     [f"{a:.0%} of pixels" for a in IMPULSE_NOISE_AMOUNT],
 )
 def impulse_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Salt-and-pepper noise: a share of the pixels (:data:`IMPULSE_NOISE_AMOUNT`) turned
-    pure white or pure black, half each."""
-    amount = _level(IMPULSE_NOISE_AMOUNT, severity)
-    out = check_images(x).copy()
-    draw = rng.random(out.shape)
-    out[draw < amount / 2] = 255
-    out[(draw >= amount / 2) & (draw < amount)] = 0
-    return out
+    """A share of the pixels (:data:`IMPULSE_NOISE_AMOUNT`) turned white or black, half each."""
+    amount = IMPULSE_NOISE_AMOUNT[severity - 1]
+    draw = rng.random(x.shape)
+    return np.where(draw < amount / 2, 1, np.where(draw < amount, 0, x))
 
 
 @_corruption(
@@ -191,11 +170,11 @@ def impulse_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.
     [f"blur σ {s} px, jumps ≤{j} px, {r} round{'s' * (r > 1)}" for s, j, r in GLASS_BLUR],
 )
 def glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Frosted glass: blur, then in each round every pixel, with probability 1/2, takes the value
-    of a random pixel up to ``jump`` px away along each axis, then blur again
-    (:data:`GLASS_BLUR`). MNIST-C swaps pixel pairs; this copies instead."""
-    sigma, reach, rounds = _level(GLASS_BLUR, severity)
-    images = _blur(_floats(x), sigma)
+    """Blur, then in each round every pixel, with probability 1/2, takes the value of a random
+    pixel up to a jump away along each axis, then blur again (:data:`GLASS_BLUR`). MNIST-C
+    swaps pixel pairs; this copies instead."""
+    sigma, reach, rounds = GLASS_BLUR[severity - 1]
+    images = _blur(x, sigma)
     which = np.arange(len(images))[:, None, None]
     rows, cols = np.indices((SIZE, SIZE))
     for _ in range(rounds):
@@ -203,7 +182,7 @@ def glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.nda
         dr = rng.integers(-reach, reach + 1, size=images.shape) * jumps
         dc = rng.integers(-reach, reach + 1, size=images.shape) * jumps
         images = images[which, np.clip(rows + dr, 0, SIZE - 1), np.clip(cols + dc, 0, SIZE - 1)]
-    return _bytes(_blur(images, sigma))
+    return _blur(images, sigma)
 
 
 @_corruption(
@@ -212,22 +191,21 @@ def glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.nda
     [f"trail σ {s:g} px, at most {2 * r} px" for r, s in MOTION_BLUR],
 )
 def motion_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Camera shake, as ImageMagick's motion blur: a pixel becomes the mean of the pixels 0 to
-    2 x radius px ahead along a direction drawn per image within 45 degrees of horizontal,
-    weighted exp(-d^2 / (2 sigma^2)) (:data:`MOTION_BLUR`): a trail that fades."""
-    radius, sigma = _level(MOTION_BLUR, severity)
-    images = _floats(x)
-    angles = np.deg2rad(rng.uniform(-45, 45, size=len(images)))
+    """ImageMagick's motion blur: a pixel becomes the mean of the pixels 0 to 2 x radius px
+    ahead along a direction drawn per image within 45 degrees of horizontal, weighted
+    exp(-d^2 / (2 sigma^2)) (:data:`MOTION_BLUR`)."""
+    radius, sigma = MOTION_BLUR[severity - 1]
+    angles = np.deg2rad(rng.uniform(-45, 45, size=len(x)))
     distances = np.arange(2 * radius + 1)
     weights = np.exp(-(distances**2) / (2 * sigma**2))
-    blurred = np.zeros_like(images)
+    blurred = np.zeros_like(x)
     for distance, weight in zip(distances, weights / weights.sum(), strict=True):
         rows = np.rint(distance * np.sin(angles)).astype(int)
         cols = np.rint(distance * np.cos(angles)).astype(int)
         for r, c in set(zip(rows.tolist(), cols.tolist(), strict=True)):
             ahead = (rows == r) & (cols == c)  # the images whose pixels look (r, c) ahead
-            blurred[ahead] += weight * _shift(images[ahead], -r, -c)
-    return _bytes(blurred)
+            blurred[ahead] += weight * _shift(x[ahead], -r, -c)
+    return blurred
 
 
 @_corruption(
@@ -236,18 +214,16 @@ def motion_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.nd
     [f"{s:g} px sideways per row (±{10 * s:g} px at ±10 rows)" for s in SHEAR],
 )
 def shear(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Slant each digit left or right at random: each row moves sideways by :data:`SHEAR` px
-    per row from the centre row. MNIST-C's shear also stretches the digit; this is a pure
-    shear."""
-    amount = _level(SHEAR, severity)
-    images, signs = _floats(x), rng.integers(0, 2, len(x)) * 2 - 1
-    return _bytes(_warp_each_way(images, signs, lambda s: np.array([[1, 0], [s * amount, 1]])))
+    """Each row moves sideways by :data:`SHEAR` px per row from the centre row. MNIST-C's shear
+    also stretches the digit; this is a pure shear."""
+    amount = SHEAR[severity - 1]
+    return _warp_either_way(x, rng, lambda sign: np.array([[1, 0], [sign * amount, 1]]))
 
 
 @_corruption("Shrink each digit about the image centre.", 3, [f"{s:.0%} size" for s in SCALE])
 def scale(x: np.ndarray, severity: int) -> np.ndarray:
     """Shrink each digit about the image centre to :data:`SCALE` of its size."""
-    return _bytes(_warp(_floats(x), np.eye(2) / _level(SCALE, severity)))
+    return _warp(x, np.eye(2) / SCALE[severity - 1])
 
 
 @_corruption(
@@ -256,16 +232,14 @@ def scale(x: np.ndarray, severity: int) -> np.ndarray:
     [f"{np.rad2deg(a):.0f}°" for a in ROTATE_RADIANS],
 )
 def rotate(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Rotate each digit about the image centre by :data:`ROTATE_RADIANS`, clockwise or
-    anticlockwise at random."""
-    angle = _level(ROTATE_RADIANS, severity)
-    images, signs = _floats(x), rng.integers(0, 2, len(x)) * 2 - 1
+    """Rotate each digit by :data:`ROTATE_RADIANS`, clockwise or anticlockwise at random."""
+    angle = ROTATE_RADIANS[severity - 1]
 
     def turn(sign: int) -> np.ndarray:
         cos, sin = np.cos(sign * angle), np.sin(sign * angle)
         return np.array([[cos, -sin], [sin, cos]])
 
-    return _bytes(_warp_each_way(images, signs, turn))
+    return _warp_either_way(x, rng, turn)
 
 
 @_corruption(
@@ -274,10 +248,8 @@ def rotate(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray
     [f"+{b} ({b / 255:.0%} of white)" for b in BRIGHTNESS],
 )
 def brightness(x: np.ndarray, severity: int) -> np.ndarray:
-    """Add :data:`BRIGHTNESS` to every pixel, clipped at 255: the background turns grey, the
-    ink stays white."""
-    added = _level(BRIGHTNESS, severity)
-    return np.minimum(check_images(x).astype(np.int16) + added, 255).astype(np.uint8)
+    """Add :data:`BRIGHTNESS` to every pixel: the background turns grey, the ink stays white."""
+    return x + BRIGHTNESS[severity - 1] / 255
 
 
 @_corruption(
@@ -287,15 +259,14 @@ def brightness(x: np.ndarray, severity: int) -> np.ndarray:
 )
 def translate(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """Move each digit by :data:`TRANSLATE_PIXELS` up or down *and* left or right (directions
-    at random), by whole pixels; ink moved past the border is lost."""
-    distance = _level(TRANSLATE_PIXELS, severity)
-    images = check_images(x)
-    signs = rng.integers(0, 2, (len(images), 2)) * 2 - 1
-    out = np.empty_like(images)
+    at random); ink moved past the border is lost."""
+    distance = TRANSLATE_PIXELS[severity - 1]
+    signs = rng.integers(0, 2, (len(x), 2)) * 2 - 1
+    out = np.empty_like(x)
     for down in (-1, 1):
         for right in (-1, 1):
             chosen = (signs[:, 0] == down) & (signs[:, 1] == right)
-            out[chosen] = _shift(images[chosen], down * distance, right * distance)
+            out[chosen] = _shift(x[chosen], down * distance, right * distance)
     return out
 
 
@@ -305,13 +276,10 @@ def translate(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndar
     [f"two {w}-px bands" for w in STRIPE_WIDTH],
 )
 def stripe(x: np.ndarray, severity: int) -> np.ndarray:
-    """Invert two vertical bands of :data:`STRIPE_WIDTH` px at the left and right edges: black
-    turns white and back."""
-    width = _level(STRIPE_WIDTH, severity)
-    out = check_images(x).copy()
-    out[:, :, :width] = 255 - out[:, :, :width]
-    out[:, :, SIZE - width :] = 255 - out[:, :, SIZE - width :]
-    return out
+    """Invert the :data:`STRIPE_WIDTH` px at the left and at the right edge."""
+    width = STRIPE_WIDTH[severity - 1]
+    at_an_edge = (np.arange(SIZE) < width) | (np.arange(SIZE) >= SIZE - width)
+    return np.where(at_an_edge, 1 - x, x)
 
 
 def _plasma(count: int, roughness: float, rng: np.random.Generator, size: int = 64) -> np.ndarray:
@@ -342,18 +310,17 @@ def _plasma(count: int, roughness: float, rng: np.random.Generator, size: int = 
     [f"strength {s:g}, ink dimmed to {1 / (1 + s):.0%}" for s, _ in FOG],
 )
 def fog(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Fog: a fractal cloud (0 to 1) times a strength (:data:`FOG`) is added, then the image is
-    scaled by m / (m + strength), m its brightest pixel: the ink dims and the cloud fills the
-    rest. MNIST-C cuts each cloud from a 256x256 map, this from a 64x64 one."""
-    strength, roughness = _level(FOG, severity)
-    images = _floats(x)
+    """A fractal cloud (0 to 1) times a strength (:data:`FOG`) is added, then the image is scaled
+    by m / (m + strength), m its brightest pixel. MNIST-C cuts each cloud from a 256x256 map,
+    this from a 64x64 one."""
+    strength, roughness = FOG[severity - 1]
     chunks = [
-        _plasma(len(images[i : i + 1000]), roughness, rng)[:, :SIZE, :SIZE]
-        for i in range(0, len(images), 1000)
+        _plasma(len(x[i : i + 1000]), roughness, rng)[:, :SIZE, :SIZE]
+        for i in range(0, len(x), 1000)
     ]
-    clouds = np.concatenate(chunks) if chunks else np.zeros_like(images)
-    brightest = images.max(axis=(1, 2), keepdims=True)
-    return _bytes((images + strength * clouds) * brightest / (brightest + strength))
+    clouds = np.concatenate(chunks) if chunks else np.zeros_like(x)
+    brightest = x.max(axis=(1, 2), keepdims=True)
+    return (x + strength * clouds) * brightest / (brightest + strength)
 
 
 @_corruption(
@@ -365,22 +332,13 @@ def fog(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     ],
 )
 def spatter(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Mud spatter: smoothed Gaussian noise, thresholded into blobs (:data:`SPATTER`), paints
-    grey (:data:`SPATTER_GREY`) over what is under them."""
-    mean, spread, sigma, threshold, mask_sigma = _level(SPATTER, severity)
-    images = _floats(x)
-    liquid = _blur(rng.normal(mean, spread, images.shape).astype(np.float32), sigma)
+    """Smoothed Gaussian noise, thresholded into blobs (:data:`SPATTER`), paints grey
+    (:data:`SPATTER_GREY`) over what is under them."""
+    mean, spread, sigma, threshold, mask_sigma = SPATTER[severity - 1]
+    liquid = _blur(rng.normal(mean, spread, x.shape).astype(np.float32), sigma)
     mask = _blur((liquid > threshold).astype(np.float32), mask_sigma)
     mask[mask < 0.8] = 0
-    return _bytes(images * (1 - mask) + SPATTER_GREY / 255 * mask)
-
-
-def _line_ink(row0: np.ndarray, row1: np.ndarray) -> np.ndarray:
-    """Ink (..., 28, 28) of straight lines from (row0, column 0) to (row1, column 27)."""
-    rise = (row1 - row0)[..., None, None]
-    offset = (_ROWS - row0[..., None, None]) * (SIZE - 1) - _COLS * rise
-    distance = np.abs(offset) / np.hypot(rise, SIZE - 1)
-    return np.clip(1 - distance / 1.5, 0, 1).astype(np.float32)  # fading to none 1.5 px away
+    return x * (1 - mask) + SPATTER_GREY / 255 * mask
 
 
 @_corruption(
@@ -389,15 +347,16 @@ def _line_ink(row0: np.ndarray, row1: np.ndarray) -> np.ndarray:
     [f"{k} dotted line{'s' * (k > 1)}" for k in LINES],
 )
 def dotted_line(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """:data:`LINES` dotted lines, about 3 px wide, each from a random row at the left edge to
+    """:data:`LINES` straight lines, about 3 px wide, each from a random row at the left edge to
     a random row at the right edge, in 2-px dashes (columns 2-3, 6-7, ...). The same seed
     draws the same lines at every severity."""
-    count = _level(LINES, severity)
-    images = _floats(x)
-    ends = rng.integers(0, SIZE - 1, size=(len(images), max(LINES), 2))[:, :count]
-    ink = _line_ink(ends[..., 0], ends[..., 1]).max(axis=1)
+    ends = rng.integers(0, SIZE - 1, size=(len(x), max(LINES), 2))[:, : LINES[severity - 1]]
+    row0 = ends[..., 0, None, None]
+    rise = ends[..., 1, None, None] - row0
+    distance = np.abs((_ROWS - row0) * (SIZE - 1) - _COLS * rise) / np.hypot(rise, SIZE - 1)
+    ink = np.clip(1 - distance / 1.5, 0, 1).astype(np.float32).max(axis=1)  # none 1.5 px away
     ink *= (np.arange(SIZE) // 2) % 2 == 1  # the dashes
-    return _bytes(images + ink)
+    return x + ink
 
 
 def _zigzag_ink(row0: np.ndarray, row1: np.ndarray) -> np.ndarray:
@@ -424,12 +383,11 @@ def zigzag(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray
     """:data:`LINES` zigzag lines, about 2 px wide, from column 2 to column 25, each from a
     random row to up to 5 rows higher or lower, going 2 px across every 2 px along (4 px from
     peak to trough). The same seed draws the same zigzags at every severity."""
-    count = _level(LINES, severity)
-    images = _floats(x)
-    starts = rng.integers(0, SIZE - 1, size=(len(images), max(LINES)))[:, :count]
-    rises = rng.integers(-5, 5, size=(len(images), max(LINES)))[:, :count]
-    ink = _zigzag_ink(starts.astype(np.float32), (starts + rises).astype(np.float32)).max(axis=1)
-    return _bytes(images + ink)
+    count = LINES[severity - 1]
+    starts = rng.integers(0, SIZE - 1, size=(len(x), max(LINES)))[:, :count]
+    rises = rng.integers(-5, 5, size=(len(x), max(LINES)))[:, :count]
+    ink = _zigzag_ink(starts.astype(np.float32), (starts + rises).astype(np.float32))
+    return x + ink.max(axis=1)
 
 
 def _sobel(images: np.ndarray, axis: int) -> np.ndarray:
@@ -457,11 +415,10 @@ def _thin_edges(magnitude: np.ndarray, d_rows: np.ndarray, d_cols: np.ndarray) -
     [f"smoothing σ {s:g} px" for s in CANNY_SIGMA],
 )
 def canny_edges(x: np.ndarray, severity: int) -> np.ndarray:
-    """Edge image: the strokes' outlines, white on black, by a Canny detector: Gaussian
-    smoothing (:data:`CANNY_SIGMA`), Sobel gradients, thinning to 1-px edges and hysteresis
-    (:data:`CANNY_THRESHOLDS`). MNIST-C uses scikit-image's (severity 1 here); edges can
-    differ by a pixel."""
-    smooth = _blur(_floats(x), _level(CANNY_SIGMA, severity))
+    """A Canny detector: Gaussian smoothing (:data:`CANNY_SIGMA`), Sobel gradients, thinning to
+    1-px edges and hysteresis (:data:`CANNY_THRESHOLDS`). MNIST-C uses scikit-image's (severity
+    1 here); edges can differ by a pixel."""
+    smooth = _blur(x, CANNY_SIGMA[severity - 1])
     d_rows, d_cols = _sobel(smooth, axis=1), _sobel(smooth, axis=2)
     thin = _thin_edges(np.hypot(d_rows, d_cols), d_rows, d_cols)
     low, high = CANNY_THRESHOLDS
@@ -471,7 +428,7 @@ def canny_edges(x: np.ndarray, severity: int) -> np.ndarray:
     strong = np.zeros(labels.max(initial=0) + 1, dtype=bool)
     strong[labels[thin > high]] = True
     strong[0] = False
-    return (strong[labels] * 255).astype(np.uint8)
+    return strong[labels]
 
 
 #: Each corruption's benchmark severity, name -> severity.
@@ -487,11 +444,12 @@ def corrupt(x: np.ndarray, name: str, severity: int | None = None, seed: int = 0
     entry = CORRUPTIONS[check_choice("name", name, CORRUPTIONS, hint="see corruption_table()")]
     images = check_images(x, one_image_ok=True)
     seed = check_int("seed", seed, minimum=0, hint="e.g. seed=0")
-    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    batch = images[np.newaxis] if images.ndim == 2 else images
     severity = entry.benchmark_severity if severity is None else severity
+    severity = check_int("severity", severity, 1, 5, hint="e.g. severity=3")
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    batch = images.reshape(-1, SIZE, SIZE).astype(np.float32) / 255
     out = entry.function(batch, severity, rng) if entry.random else entry.function(batch, severity)
-    return out.reshape(images.shape)
+    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8).reshape(images.shape)
 
 
 def corruption_table() -> pd.DataFrame:

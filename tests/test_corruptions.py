@@ -20,10 +20,8 @@ from mnist_helpers.corruptions import (
     SHOT_NOISE_PHOTONS,
     SPATTER_COVERAGE,
     TRANSLATE_PIXELS,
-    brightness,
     corrupt,
     corruption_table,
-    rotate,
 )
 
 NAMES = list(CORRUPTIONS)
@@ -414,15 +412,6 @@ def test_bad_arguments_are_refused_with_the_offending_value(digits, kwargs, mess
 def test_images_of_the_wrong_type_or_shape_are_refused(images, message):
     with pytest.raises(ValueError, match=message):
         corrupt(images, "rotate")
-
-
-def test_corruption_functions_called_directly_check_images_and_severity(digits):
-    with pytest.raises(ValueError, match=r"batch of images of shape \(n, 28, 28\)"):
-        rotate(digits[0], 1, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="severity must be an integer from 1 to 5, got 9"):
-        brightness(digits, 9)
-    with pytest.raises(ValueError, match="severity must be an integer from 1 to 5, got 0"):
-        brightness(digits, 0)  # not the last entry of the table, as table[0 - 1] would be
 
 
 # --------------------------------------------------------------------------- the table
