@@ -92,7 +92,7 @@ def _warp(images: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return ndimage.affine_transform(images, full, offset=centre - full @ centre, order=1)
 
 
-def _warp_either_way(images: np.ndarray, rng: np.random.Generator, matrix_for: Callable):
+def _warp_by_sign(images: np.ndarray, rng: np.random.Generator, matrix_for: Callable) -> np.ndarray:
     """:func:`_warp` each image with ``matrix_for(sign)``, its sign -1 or +1 drawn at random."""
     signs = rng.integers(0, 2, len(images)) * 2 - 1
     out = np.empty_like(images)
@@ -108,8 +108,10 @@ def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Corruption:
-    """One corruption of :data:`CORRUPTIONS`: its function, what it does, MNIST-C's severity for
-    it, what severities 1 to 5 mean, and whether it is random (takes an ``rng``)."""
+    """One of :data:`CORRUPTIONS`: its function, what it does, MNIST-C's severity for it, what
+    severities 1 to 5 mean and whether it is random. The function takes float32 images (n, 28,
+    28) in [0, 1], a severity 1 to 5 and, if random, a numpy Generator, all checked by
+    :func:`corrupt`, and returns new images (which corrupt rounds to uint8)."""
 
     function: Callable[..., np.ndarray]
     description: str
@@ -135,19 +137,13 @@ def _corruption(description: str, benchmark_severity: int, severities: Iterable[
     return add
 
 
-# Each corruption takes float32 images (n, 28, 28) in [0, 1], a severity 1 to 5 and, if it is
-# random, a numpy Generator, all checked by corrupt(); it returns new images, which corrupt()
-# clips to [0, 1] and rounds to uint8 pixels.
-
-
 @_corruption(
     "Photon noise: each pixel's brightness is a random count of photons (Poisson noise).",
     5,
     [f"{p} photons per white pixel" for p in SHOT_NOISE_PHOTONS],
 )
 def shot_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """A Poisson count of :data:`SHOT_NOISE_PHOTONS` per white pixel, on average as bright as
-    before: fewer photons, more noise. Black stays black."""
+    """Poisson noise, :data:`SHOT_NOISE_PHOTONS` per white pixel, mean kept; black stays black."""
     photons = SHOT_NOISE_PHOTONS[severity - 1]
     return rng.poisson(x * photons) / photons
 
@@ -170,9 +166,8 @@ def impulse_noise(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.
     [f"blur σ {s} px, jumps ≤{j} px, {r} round{'s' * (r > 1)}" for s, j, r in GLASS_BLUR],
 )
 def glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """Blur, then in each round every pixel, with probability 1/2, takes the value of a random
-    pixel up to a jump away along each axis, then blur again (:data:`GLASS_BLUR`). MNIST-C
-    swaps pixel pairs; this copies instead."""
+    """Blur, let each pixel (with probability 1/2 a round) copy a random pixel up to a jump away
+    on each axis, blur again (:data:`GLASS_BLUR`). MNIST-C swaps pixel pairs instead."""
     sigma, reach, rounds = GLASS_BLUR[severity - 1]
     images = _blur(x, sigma)
     which = np.arange(len(images))[:, None, None]
@@ -191,9 +186,8 @@ def glass_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.nda
     [f"trail σ {s:g} px, at most {2 * r} px" for r, s in MOTION_BLUR],
 )
 def motion_blur(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """ImageMagick's motion blur: a pixel becomes the mean of the pixels 0 to 2 x radius px
-    ahead along a direction drawn per image within 45 degrees of horizontal, weighted
-    exp(-d^2 / (2 sigma^2)) (:data:`MOTION_BLUR`)."""
+    """ImageMagick's: a pixel becomes the mean of those 0 to 2 x radius px ahead in a direction
+    within 45° of horizontal (per image), weighted by a Gaussian (:data:`MOTION_BLUR`)."""
     radius, sigma = MOTION_BLUR[severity - 1]
     angles = np.deg2rad(rng.uniform(-45, 45, size=len(x)))
     distances = np.arange(2 * radius + 1)
@@ -217,7 +211,7 @@ def shear(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """Each row moves sideways by :data:`SHEAR` px per row from the centre row. MNIST-C's shear
     also stretches the digit; this is a pure shear."""
     amount = SHEAR[severity - 1]
-    return _warp_either_way(x, rng, lambda sign: np.array([[1, 0], [sign * amount, 1]]))
+    return _warp_by_sign(x, rng, lambda sign: np.array([[1, 0], [sign * amount, 1]]))
 
 
 @_corruption("Shrink each digit about the image centre.", 3, [f"{s:.0%} size" for s in SCALE])
@@ -239,7 +233,7 @@ def rotate(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray
         cos, sin = np.cos(sign * angle), np.sin(sign * angle)
         return np.array([[cos, -sin], [sin, cos]])
 
-    return _warp_either_way(x, rng, turn)
+    return _warp_by_sign(x, rng, turn)
 
 
 @_corruption(
@@ -310,9 +304,8 @@ def _plasma(count: int, roughness: float, rng: np.random.Generator, size: int = 
     [f"strength {s:g}, ink dimmed to {1 / (1 + s):.0%}" for s, _ in FOG],
 )
 def fog(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """A fractal cloud (0 to 1) times a strength (:data:`FOG`) is added, then the image is scaled
-    by m / (m + strength), m its brightest pixel. MNIST-C cuts each cloud from a 256x256 map,
-    this from a 64x64 one."""
+    """Add a fractal cloud (0 to 1) times a strength (:data:`FOG`), scale by m / (m + strength),
+    m the brightest pixel. MNIST-C cuts each cloud from a 256x256 map, this from a 64x64 one."""
     strength, roughness = FOG[severity - 1]
     chunks = [
         _plasma(len(x[i : i + 1000]), roughness, rng)[:, :SIZE, :SIZE]
@@ -347,47 +340,39 @@ def spatter(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarra
     [f"{k} dotted line{'s' * (k > 1)}" for k in LINES],
 )
 def dotted_line(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """:data:`LINES` straight lines, about 3 px wide, each from a random row at the left edge to
-    a random row at the right edge, in 2-px dashes (columns 2-3, 6-7, ...). The same seed
-    draws the same lines at every severity."""
+    """:data:`LINES` straight lines, about 3 px wide, from a random row at the left edge to one at
+    the right, in 2-px dashes (columns 2-3, 6-7, ...). The same seed, the same lines at every
+    severity."""
     ends = rng.integers(0, SIZE - 1, size=(len(x), max(LINES), 2))[:, : LINES[severity - 1]]
     row0 = ends[..., 0, None, None]
     rise = ends[..., 1, None, None] - row0
     distance = np.abs((_ROWS - row0) * (SIZE - 1) - _COLS * rise) / np.hypot(rise, SIZE - 1)
-    ink = np.clip(1 - distance / 1.5, 0, 1).astype(np.float32).max(axis=1)  # none 1.5 px away
+    ink = np.clip(1 - distance / 1.5, 0, 1).astype(np.float32).max(axis=1)  # fading over 1.5 px
     ink *= (np.arange(SIZE) // 2) % 2 == 1  # the dashes
     return x + ink
-
-
-def _zigzag_ink(row0: np.ndarray, row1: np.ndarray) -> np.ndarray:
-    """Ink (..., 28, 28) of zigzags from (row0, column 2) to (row1, column 25): their
-    offset across the line is a triangle wave of :data:`ZIGZAG_HEIGHT`, one zig per
-    :data:`ZIGZAG_STEP` px along it."""
-    start, end = 2, SIZE - 3
-    rise = (row1 - row0)[..., None, None]
-    length = np.hypot(rise, end - start)
-    down, right = _ROWS - row0[..., None, None], _COLS - start
-    along = (down * rise + right * (end - start)) / length
-    across = (down * (end - start) - right * rise) / length
-    period = 4 * ZIGZAG_STEP
-    wave = -ZIGZAG_HEIGHT * (1 - np.abs((along - ZIGZAG_STEP) % period - period / 2) / ZIGZAG_STEP)
-    distance = np.abs(across - wave) * ZIGZAG_STEP / np.hypot(ZIGZAG_STEP, ZIGZAG_HEIGHT)
-    distance = np.where((along >= 0) & (along <= length), distance, np.inf)
-    return np.clip(1 - distance, 0, 1).astype(np.float32)  # fading to none 1 px away
 
 
 @_corruption(
     "Zigzag lines drawn across the digit.", 1, [f"{k} zigzag{'s' * (k > 1)}" for k in LINES]
 )
 def zigzag(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
-    """:data:`LINES` zigzag lines, about 2 px wide, from column 2 to column 25, each from a
-    random row to up to 5 rows higher or lower, going 2 px across every 2 px along (4 px from
-    peak to trough). The same seed draws the same zigzags at every severity."""
+    """:data:`LINES` zigzags, about 2 px wide, from column 2 to column 25, each from a random row
+    to up to 5 rows higher or lower: across the line, a triangle wave of :data:`ZIGZAG_HEIGHT`
+    px, one zig per :data:`ZIGZAG_STEP` px along it. The same seed, the same zigzags at every
+    severity."""
     count = LINES[severity - 1]
-    starts = rng.integers(0, SIZE - 1, size=(len(x), max(LINES)))[:, :count]
-    rises = rng.integers(-5, 5, size=(len(x), max(LINES)))[:, :count]
-    ink = _zigzag_ink(starts.astype(np.float32), (starts + rises).astype(np.float32))
-    return x + ink.max(axis=1)
+    starts = rng.integers(0, SIZE - 1, size=(len(x), max(LINES)))[:, :count, None, None]
+    rise = rng.integers(-5, 5, size=(len(x), max(LINES)))[:, :count, None, None].astype(np.float32)
+    start, end = 2, SIZE - 3
+    length = np.hypot(rise, end - start)
+    down, right = _ROWS - starts.astype(np.float32), _COLS - start
+    along = (down * rise + right * (end - start)) / length
+    across = (down * (end - start) - right * rise) / length
+    period = 4 * ZIGZAG_STEP
+    wave = -ZIGZAG_HEIGHT * (1 - np.abs((along - ZIGZAG_STEP) % period - period / 2) / ZIGZAG_STEP)
+    distance = np.abs(across - wave) * ZIGZAG_STEP / np.hypot(ZIGZAG_STEP, ZIGZAG_HEIGHT)
+    distance = np.where((along >= 0) & (along <= length), distance, np.inf)
+    return x + np.clip(1 - distance, 0, 1).astype(np.float32).max(axis=1)  # fading over 1 px
 
 
 def _sobel(images: np.ndarray, axis: int) -> np.ndarray:
@@ -415,9 +400,8 @@ def _thin_edges(magnitude: np.ndarray, d_rows: np.ndarray, d_cols: np.ndarray) -
     [f"smoothing σ {s:g} px" for s in CANNY_SIGMA],
 )
 def canny_edges(x: np.ndarray, severity: int) -> np.ndarray:
-    """A Canny detector: Gaussian smoothing (:data:`CANNY_SIGMA`), Sobel gradients, thinning to
-    1-px edges and hysteresis (:data:`CANNY_THRESHOLDS`). MNIST-C uses scikit-image's (severity
-    1 here); edges can differ by a pixel."""
+    """Canny: Gaussian smoothing (:data:`CANNY_SIGMA`), Sobel gradients, 1-px thinning, hysteresis
+    (:data:`CANNY_THRESHOLDS`). MNIST-C's edges (scikit-image's, severity 1) may differ by a px."""
     smooth = _blur(x, CANNY_SIGMA[severity - 1])
     d_rows, d_cols = _sobel(smooth, axis=1), _sobel(smooth, axis=2)
     thin = _thin_edges(np.hypot(d_rows, d_cols), d_rows, d_cols)
@@ -437,10 +421,9 @@ MNIST_C_SEVERITY = {name: c.benchmark_severity for name, c in CORRUPTIONS.items(
 
 def corrupt(x: np.ndarray, name: str, severity: int | None = None, seed: int = 0) -> np.ndarray:
     """Corrupt uint8 images (a batch (n, 28, 28) or one (28, 28), white ink on black) with the
-    corruption ``name`` (see :data:`CORRUPTIONS`) at ``severity`` 1 to 5 (``None``: its
-    benchmark severity). Each corruption draws from its own generator, seeded by ``seed`` and
-    its name, and makes the same random choices at every severity. Returns new uint8 images
-    of ``x``'s shape. Taught in 07."""
+    corruption ``name`` (see :data:`CORRUPTIONS`) at ``severity`` 1 to 5 (``None``: its benchmark
+    severity), drawing from its own generator (seeded by ``seed`` and ``name``: the same choices
+    at every severity). Returns new uint8 images of ``x``'s shape. Taught in 07."""
     entry = CORRUPTIONS[check_choice("name", name, CORRUPTIONS, hint="see corruption_table()")]
     images = check_images(x, one_image_ok=True)
     seed = check_int("seed", seed, minimum=0, hint="e.g. seed=0")
@@ -453,9 +436,8 @@ def corrupt(x: np.ndarray, name: str, severity: int | None = None, seed: int = 0
 
 
 def corruption_table() -> pd.DataFrame:
-    """One row per corruption: ``corruption``, ``description``, ``random`` (whether the seed
-    matters), ``benchmark_severity``, and what severities 1 and 5 mean (``severity_1``,
-    ``severity_5``). Taught in 07."""
+    """One row per corruption: ``corruption``, ``description``, ``random`` (the seed matters),
+    ``benchmark_severity``, ``severity_1`` and ``severity_5`` (what they mean). Taught in 07."""
     rows = [
         (name, c.description, c.random, c.benchmark_severity, c.severities[0], c.severities[-1])
         for name, c in CORRUPTIONS.items()
