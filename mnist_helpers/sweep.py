@@ -2,8 +2,7 @@
 
 A grid file (``sweeps/example_grid.yaml``) holds ``name``, ``fixed`` (parameters of every
 run) and ``grid`` (values to combine). Each run executes on a Dask worker and comes back to
-``runs/<run name>/``; the table goes to ``runs/sweeps/<name>.csv``. Taught in 05.
-"""
+``runs/<run name>/``; the table goes to ``runs/sweeps/<name>.csv``. Taught in 05."""
 
 from __future__ import annotations
 
@@ -16,8 +15,6 @@ import math
 import os
 import re
 import reprlib
-import secrets
-import shutil
 import sys
 import tempfile
 import threading
@@ -30,10 +27,10 @@ from tqdm.auto import tqdm
 
 from mnist_helpers.checks import check_int, error_line
 from mnist_helpers.files import (
-    PARTIAL,
     atomic_path,
     check_plain_value,
     read_yaml,
+    staged_folder,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -56,14 +53,10 @@ except ImportError as err:
 NOTEBOOK = "03_training.ipynb"
 #: The columns of ``metrics.json`` that the results table keeps.
 METRICS = tuple("val_accuracy test_accuracy test_loss train_seconds parameters epochs_run".split())
-#: Cells of 03 with these tags (its teaching experiments that train extra models) are left out.
-LEFT_OUT = ("nbval-skip",)
-#: The file, in a finished run's folder, that records the parameters the run was made with.
-PARAMS_FILE = "sweep_params.json"
-#: Memory one run of 03 may take, in GiB: the local cluster runs no more than fit in memory.
-GIB_PER_RUN = 2
-#: Workers that may die running one combination before it is reported failed (local cluster).
-ALLOWED_FAILURES = 2
+LEFT_OUT = ("nbval-skip",)  #: Tags of 03's cells left out: its teaching experiments.
+PARAMS_FILE = "sweep_params.json"  #: In a finished run's folder: the parameters it ran with.
+GIB_PER_RUN = 2  #: GiB one run of 03 may take: the local cluster runs as many as fit.
+ALLOWED_FAILURES = 2  #: Workers that may die on one combination before it fails (local cluster).
 CONNECT_TIMEOUT = 10  #: Seconds to wait for a ``--scheduler`` before calling it unreachable.
 TOPIC = "mnist-sweep"  #: The Dask event topic on which workers say what they run.
 MAX_COMBINATIONS = 1000  #: The most combinations a grid may make (each is a training run).
@@ -71,22 +64,16 @@ MAX_NAME_LENGTH = 80  #: The longest sweep name (it begins every run's name).
 
 
 def load_grid(path: str | Path) -> dict:
-    """Read and check a grid file; return ``{"name", "fixed", "grid"}``.
-
-    Raises ``ValueError``, saying what to write instead, for anything but a plain YAML mapping
-    of single values and lists of distinct values making at most :data:`MAX_COMBINATIONS`.
-    """
+    """Read and check a grid file; return ``{"name", "fixed", "grid"}``. Raises ``ValueError``,
+    saying what to write instead, for anything but a plain YAML mapping of single values and
+    lists of distinct values making at most :data:`MAX_COMBINATIONS`."""
     path = Path(path)
     spec = read_yaml(path, "grid file")
-    if spec is None:
-        raise ValueError(
-            f"{path} is empty; a grid file holds name, fixed and grid, "
-            "like sweeps/example_grid.yaml"
-        )
     if not isinstance(spec, dict):
+        got = "is empty" if spec is None else f"holds a {type(spec).__name__}"
         raise ValueError(
-            f"{path}: a grid file holds a mapping with name, fixed and grid (like "
-            f"sweeps/example_grid.yaml), not a {type(spec).__name__}"
+            f"{path} {got}; a grid file holds a mapping with name, fixed and grid, like "
+            "sweeps/example_grid.yaml"
         )
     unknown = set(spec) - {"name", "fixed", "grid"}
     if unknown:
@@ -132,9 +119,8 @@ def load_grid(path: str | Path) -> dict:
     if math.prod(lengths) > MAX_COMBINATIONS:
         raise ValueError(
             f"{path}: the grid makes {math.prod(lengths):,} combinations "
-            f"({' x '.join(map(str, lengths))} values), more than the {MAX_COMBINATIONS:,} "
-            "a sweep runs (each is a training run); list fewer values, or move a parameter "
-            "to 'fixed'"
+            f"({' x '.join(map(str, lengths))} values), more than the {MAX_COMBINATIONS:,} a "
+            "sweep runs (each is a training run); list fewer values, or move a parameter to 'fixed'"
         )
     return {"name": name, "fixed": fixed, "grid": grid}
 
@@ -154,8 +140,7 @@ def check_parameters(spec: dict, notebook: str | Path, source: str | Path = "gri
 
 def combinations(grid: dict) -> list[dict]:
     """Every combination of the grid's values, in order (the last key varies fastest)."""
-    keys = list(grid)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
+    return [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
 
 
 def _canonical(value: object) -> str:
@@ -184,8 +169,7 @@ def _ran_with(run: Path, parameters: dict) -> bool:
 
 
 def _error_text(err: BaseException) -> str:
-    """``ename: evalue`` of a failing cell, else the error in one line (with what to do when
-    a worker lacks the course)."""
+    """A failing cell's ``ename: evalue``, else the error in one line (+ how to get the course)."""
     if isinstance(err, papermill.PapermillExecutionError):
         return f"{err.ename}: {err.evalue}"
     if isinstance(err, ModuleNotFoundError) and "mnist_helpers" in str(err):
@@ -206,10 +190,8 @@ def run_combination(
     notebook_text: str, notebook_name: str, run_name: str, parameters: dict
 ) -> dict:
     """Run one combination here (on a Dask worker) in a temporary folder; return ``status``
-    (``done`` or ``failed``), ``error``, ``worker``, ``seconds`` and ``files``: every file
-    of the run, by relative path, as bytes."""
-    worker = _worker_name()
-    _report({"run": run_name, "name": worker, "state": "started"})
+    (``done``, ``failed``), ``error``, ``worker``, ``seconds``, ``files`` (relative path: bytes)."""
+    worker = _report(run_name, "started")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mnist-sweep-") as tmp:
         notebook = Path(tmp) / notebook_name
@@ -235,31 +217,25 @@ def run_combination(
             if path.is_file()
         }
     seconds = round(time.perf_counter() - start, 1)
-    _report({"run": run_name, "name": worker, "state": "finished"})
+    _report(run_name, "finished")
     return {"status": status, "error": error, "worker": worker, "seconds": seconds, "files": files}
 
 
-def _worker_name() -> str:
-    """The worker's ``--name``, ``local worker N`` on a local cluster, ``local`` outside Dask."""
+def _report(run_name: str, state: str) -> str:
+    """Tell the submitter (via the scheduler) this run's ``state``; return this worker's name: its
+    ``--name``, ``local worker N`` on a local cluster, ``local`` outside Dask (telling no one)."""
     try:
-        name = get_worker().name
+        worker = get_worker()
     except ValueError:  # not on a worker: called directly
         return "local"
-    return f"local worker {name}" if isinstance(name, int) else str(name)
-
-
-def _report(message: dict) -> None:
-    """Tell the submitter (via the scheduler) what this worker does; nothing outside Dask."""
-    try:
-        get_worker().log_event(TOPIC, message)
-    except ValueError:
-        pass
+    name = f"local worker {worker.name}" if isinstance(worker.name, int) else str(worker.name)
+    worker.log_event(TOPIC, {"run": run_name, "name": name, "state": state})
+    return name
 
 
 def store_run(run: Path, result: dict, parameters: dict) -> None:
-    """Put a combination's returned ``files`` into a new folder that then replaces ``run``
-    (a finished run gets its ``sweep_params.json`` too). Raises ``ValueError``, writing
-    nothing, for a file that is not bytes or not named by a plain relative path."""
+    """Put a combination's ``files`` in place of the folder ``run`` (and ``sweep_params.json`` if
+    done); a file not bytes or outside ``run`` raises ``ValueError``, and nothing is written."""
     for relative, data in result["files"].items():
         parts = relative.split("/") if isinstance(relative, str) else [""]
         if any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in parts):
@@ -273,25 +249,15 @@ def store_run(run: Path, result: dict, parameters: dict) -> None:
                 f"a worker's result gives {type(data).__name__}, not bytes, for "
                 f"{relative!r}; nothing of this run was stored"
             )
-    run.parent.mkdir(parents=True, exist_ok=True)
-    staging = run.parent / f".{run.name}.{secrets.token_hex(4)}{PARTIAL}"
-    staging.mkdir()
-    try:
+    with staged_folder(run) as staging:
         for relative, data in result["files"].items():
             write_bytes_atomic(staging / relative, data)
         if result["status"] == "done":
             write_text_atomic(staging / PARAMS_FILE, json.dumps(parameters, indent=2, default=str))
-        if run.exists():
-            shutil.rmtree(run)
-        staging.rename(run)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 class Progress:
-    """A sweep's progress bar and one line per event with the counts (thread-safe: workers'
-    events arrive on Dask's thread, results on the caller's)."""
+    """A sweep's progress bar and a line per event, with the counts (thread-safe, for Dask)."""
 
     def __init__(self, total: int, skipped: int = 0) -> None:
         self.total, self.done, self.failed = total, skipped, 0
@@ -308,7 +274,7 @@ class Progress:
         self.bar.set_postfix_str(f"{self.failed} failed, {len(self.running)} running")
 
     def event(self, event: tuple) -> None:
-        """A worker's event ``(timestamp, {"run", "name", "state"})``: started or finished."""
+        """A worker's event ``(timestamp, {"run", "name", "state"})``, on Dask's thread."""
         message = event[1]
         with self._lock:
             if message["state"] == "finished":
@@ -368,16 +334,28 @@ def connect(scheduler: str | None = None, workers: int | None = None, dashboard:
 def run_sweep(
     grid_file: str | Path, scheduler=None, workers: int | None = None, dashboard: str | None = None
 ) -> pd.DataFrame:
-    """Run every combination of ``grid_file`` not already done; return the results table.
-
-    ``scheduler``: ``None`` for a cluster on this machine (``workers`` runs at once, its
-    dashboard at ``dashboard``, ``HOST:PORT``), a scheduler's address, or a ``Client``. A row
-    per combination: ``run_name``, its settings, ``status`` (``done``, ``skipped``,
-    ``failed``), ``error``, ``worker`` and the metrics. Written to ``runs/sweeps/<name>.csv``
-    as runs finish, plotted at the end. Raises ``ValueError`` (nothing ran) or
-    ``ConnectionError``. Taught in 05.
-    """
-    _check_cluster_options(scheduler, workers, dashboard)
+    """Run every combination of ``grid_file`` not already done; return the results table, a row
+    per combination: ``run_name``, its settings, ``status`` (``done``, ``skipped``, ``failed``),
+    ``error``, ``worker`` and the metrics, written to ``runs/sweeps/<name>.csv`` as runs finish
+    and plotted at the end. ``scheduler``: ``None`` for a cluster on this machine (``workers``
+    runs at once, its dashboard at ``dashboard``, ``HOST:PORT``), a scheduler's address, or a
+    ``Client``. Raises ``ValueError`` (nothing ran) or ``ConnectionError``. Taught in 05."""
+    remote = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    for option, value in (("--workers", workers), ("--dashboard", dashboard)):
+        if remote and value is not None:
+            raise ValueError(
+                f"{option} is for the cluster a sweep starts on this machine, not for the "
+                f"scheduler at {remote}: leave it out (a `dask worker` has its own --nworkers, "
+                "a `dask scheduler` its own --dashboard-address)"
+            )
+    if workers is not None:
+        check_int("--workers", workers, 1, os.cpu_count() or 1, hint="one run per core at most")
+    address = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", str(dashboard))
+    if dashboard is not None and (not address or int(address.group(2)) > 65535):
+        raise ValueError(
+            f"--dashboard must be HOST:PORT, e.g. 127.0.0.1:8787 (this machine only) or "
+            f"0.0.0.0:8787 (every network this machine is on), got {dashboard!r}"
+        )
     spec = load_grid(grid_file)
     notebook = project_root() / "notebooks" / NOTEBOOK
     check_parameters(spec, notebook, grid_file)
@@ -408,30 +386,9 @@ def run_sweep(
     return table
 
 
-def _check_cluster_options(scheduler, workers: int | None, dashboard: str | None) -> None:
-    """Refuse ``workers`` or ``dashboard`` with a wrong value, or with a running scheduler
-    (they are for the cluster a sweep starts here)."""
-    remote = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
-    for option, value in (("--workers", workers), ("--dashboard", dashboard)):
-        if remote and value is not None:
-            raise ValueError(
-                f"{option} is for the cluster a sweep starts on this machine, not for the "
-                f"scheduler at {remote}: leave it out (a `dask worker` has its own --nworkers, "
-                "a `dask scheduler` its own --dashboard-address)"
-            )
-    if workers is not None:
-        check_int("--workers", workers, 1, os.cpu_count() or 1, hint="one run per core at most")
-    address = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", str(dashboard))
-    if dashboard is not None and (not address or int(address.group(2)) > 65535):
-        raise ValueError(
-            f"--dashboard must be HOST:PORT, e.g. 127.0.0.1:8787 (this machine only) or "
-            f"0.0.0.0:8787 (every network this machine is on), got {dashboard!r}"
-        )
-
-
 def _run_on_dask(notebook, todo, rows, cluster_options, progress, name, keys) -> None:
-    """Submit ``todo`` to Dask (``cluster_options``: ``(scheduler, workers, dashboard)``),
-    store each result as it comes and fill its row of ``rows``."""
+    """Submit ``todo`` to Dask (``cluster_options``: ``(scheduler, workers, dashboard)``), store
+    each result as it comes and fill its row of ``rows``."""
     scheduler = cluster_options[0]
     ours = not isinstance(scheduler, Client)  # a client we make, we close
     client, cluster = connect(*cluster_options) if ours else (scheduler, None)
@@ -456,24 +413,19 @@ def _run_on_dask(notebook, todo, rows, cluster_options, progress, name, keys) ->
                 result = {"status": "failed", "error": _error_text(err), "files": {}}
             future.release()  # the worker may forget the files now
             run = runs_dir() / run_name
-            stored = False
+            (run / PARAMS_FILE).unlink(missing_ok=True)  # a record only if store_run writes one
             if result["files"]:
                 try:
                     store_run(run, result, parameters)
-                    stored = True
                 except ValueError as err:  # a file named outside the run's folder
                     result = {**result, "status": "failed", "error": str(err)}
-            if not stored:  # at least no record may say this run is finished
-                (run / PARAMS_FILE).unlink(missing_ok=True)
             row = rows[index]
-            row.update(status=result["status"], error=result["error"])
-            row["worker"] = result.get("worker", "")
+            row.update({key: result.get(key, "") for key in ("status", "error", "worker")})
             if result["status"] == "done":
                 _add_metrics(row, run)
             progress.finished(run_name, row)
-            # after every combination: an interrupted sweep keeps the rows that finished
-            finished = [row for row in rows if row["status"]]
-            save_results(pd.DataFrame(finished), name, keys, plot=False)
+            finished = pd.DataFrame([row for row in rows if row["status"]])
+            save_results(finished, name, keys, plot=False)  # an interrupted sweep keeps them
     finally:
         client.cancel(list(futures))
         client.unsubscribe_topic(TOPIC)
@@ -532,14 +484,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        table = run_sweep(
-            args.grid, scheduler=args.scheduler, workers=args.workers, dashboard=args.dashboard
-        )
+        table = run_sweep(args.grid, args.scheduler, args.workers, args.dashboard)
     except (OSError, ValueError) as err:
         print(f"sweep: {err}", file=sys.stderr)
         return 2
-    columns = [c for c in table.columns if c not in ("error", "worker")]
-    print(table[columns].to_string(index=False))
+    print(table.drop(columns=["error", "worker"]).to_string(index=False))
     failed = table[table["status"] == "failed"]
     for _, row in failed.iterrows():
         print(f"failed: {row['run_name']}: {row['error']}", file=sys.stderr)
