@@ -91,3 +91,12 @@ def test_no_module_uses_another_modules_private_names():
             ):
                 borrowed.append(f"{path.name}:{node.lineno} uses {node.value.id}.{node.attr}")
     assert borrowed == []
+
+
+def test_the_readmes_module_map_names_every_module_once():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme.split("## For developers", 1)[1].split("\n## ", 1)[0]
+    rows = [row.split("|")[1].strip().strip("`") for row in section.splitlines() if row[:1] == "|"]
+    rows = [name for name in rows if name and name not in ("module", "---")]
+    modules = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+    assert sorted(rows) == modules
