@@ -108,11 +108,9 @@ def fake_papermill(calls: list[dict], fail: BaseException | None = None):
     return execute
 
 
-def test_run_name_2024_reaches_the_notebook_as_text(tmp_path, monkeypatch):
+def test_run_name_2024_reaches_the_notebook_as_text(tmp_path, monkeypatch, workspace):
     import papermill
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
     calls: list[dict] = []
     monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
     assert course.main(["run", "--only", "03", "-p", "run_name", "2024", "-p", "seed", "7"]) == 0
@@ -216,7 +214,7 @@ def test_env_and_figures_reach_the_kernel_only(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def no_execution(monkeypatch, tmp_path):
+def no_execution(monkeypatch, tmp_path, workspace):
     """papermill replaced by a recorder that fails the test if a notebook is run; the course's
     notebooks replaced by copies (so that even a failing test never rewrites the committed
     ones), and the runs and figures folders, all in ``tmp_path``."""
@@ -229,8 +227,6 @@ def no_execution(monkeypatch, tmp_path):
     for path in course.notebook_paths():
         shutil.copy(path, copies / path.name)
     monkeypatch.setattr(course, "notebook_paths", lambda: sorted(copies.glob("*.ipynb")))
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
     calls: list[dict] = []
     monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
     yield calls
@@ -251,15 +247,15 @@ def test_only_with_no_such_notebook_runs_nothing_and_names_the_notebooks(
         assert path.name in err
 
 
-def test_a_partial_run_says_what_ran_and_quotes_no_older_run(tmp_path, monkeypatch, capsys):
+def test_a_partial_run_says_what_ran_and_quotes_no_older_run(
+    tmp_path, monkeypatch, capsys, workspace
+):
     """`run --only 01` must neither say that every notebook ran nor quote the accuracy of a
     run trained some other day."""
     import json
 
     import papermill
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
     old = tmp_path / "runs" / "default" / "metrics.json"
     old.parent.mkdir(parents=True)
     old.write_text(json.dumps({"test_accuracy": 0.9912, "train_seconds": 60, "epochs_run": 5}))
@@ -276,10 +272,11 @@ def test_a_partial_run_says_what_ran_and_quotes_no_older_run(tmp_path, monkeypat
     assert "run 'default' was not trained by this run" in out
 
 
-def test_a_finished_run_is_quoted_when_this_run_trained_it(tmp_path, monkeypatch, capsys):
+def test_a_finished_run_is_quoted_when_this_run_trained_it(
+    tmp_path, monkeypatch, capsys, workspace
+):
     import json
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     metrics = tmp_path / "runs" / "kx" / "metrics.json"
     metrics.parent.mkdir(parents=True)
     start = time.time()
@@ -292,9 +289,8 @@ def test_a_finished_run_is_quoted_when_this_run_trained_it(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("content", ["{not json", '{"test_accuracy": "high"}', "[]"])
 def test_a_corrupt_metrics_file_is_named_in_the_summary_not_a_traceback(
-    content, tmp_path, monkeypatch
+    content, tmp_path, monkeypatch, workspace
 ):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     metrics = tmp_path / "runs" / "default" / "metrics.json"
     metrics.parent.mkdir(parents=True)
     metrics.write_text(content)
