@@ -1,18 +1,18 @@
 """The course as a person sees it, in a real browser: JupyterLab, the Voila app, the website.
 
 Headless Chromium driven by Python's playwright checks what no other test can: that 01 and
-06 run from a fresh clone in JupyterLab (*Restart Kernel and Run All*) without an error or a
-stderr box and with their figures drawn, that a 7 drawn with the mouse on 06's canvas is
-read as a 7 (in JupyterLab and in ``make app``'s Voila page) even with every core kept busy
-meanwhile, and *Clear* empties the pad, and that every page of the built website
-(``make site``) opens without a console error, with its images loaded and the landing page
-linking to every notebook.
+06, as the session's course run (root conftest.py) executed them, show in JupyterLab without
+an error or a stderr box and with their figures drawn; that 06's pad, run in JupyterLab's
+kernel with the cells above it, reads a 7 drawn with the mouse as a 7 (and in ``make app``'s
+Voila page too) even with every core kept busy meanwhile, and *Clear* empties the pad; and
+that every page of the built website (``make site``) opens without a console error, with its
+images loaded and the landing page linking to every notebook. 06 and the app use the course
+run's model (``runs/smoke``).
 
 Needs Debian's Chromium (``sudo apt-get install -y chromium``; playwright's own browser
 download cannot work offline) and the web requirements (``make site`` installs them, from
 requirements-web.lock). Without them these tests skip, saying so; under CI (``CI`` set, as
-``.ci/run`` does after installing Chromium) they fail instead. They run last (see the root
-conftest.py): 06 and the app reuse the default run that 03 trains for nbval.
+``.ci/run`` does after installing Chromium) they fail instead.
 
 Each test saves screenshots to ``screenshots/<test name>/`` (not committed) for a person
 to look at.
@@ -158,17 +158,19 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory, default_run, free_port):
-    """JupyterLab on 127.0.0.1 with a token, serving copies of 01 and 06 from this checkout.
+def lab(tmp_path_factory, course_run, free_port):
+    """JupyterLab on 127.0.0.1 with a token, serving the course run's executed 01 and 06.
 
-    Copies, so that JupyterLab's autosave never writes into the committed notebooks. The
-    notebooks' windowing is off (else cells far below the screen are never drawn) and so
-    is the news pop-up. Kernels inherit the test session's runs and figures folders.
+    Copies, so that JupyterLab's autosave never writes into the course run. The notebooks'
+    windowing is off (else cells far below the screen are never drawn) and so is the news
+    pop-up; the app is exposed as ``window.jupyterapp`` (to run chosen cells). Kernels use
+    the course run's runs folder.
     """
+    course_run.check()
     home = tmp_path_factory.mktemp("lab")
     (home / "notebooks").mkdir()
     for name in LAB_NOTEBOOKS:
-        shutil.copy(ROOT / "notebooks" / name, home / "notebooks" / name)
+        shutil.copy(course_run.executed / name, home / "notebooks" / name)
     settings = home / "settings" / "@jupyterlab"
     for plugin, values in {
         "notebook-extension/tracker": {"windowingMode": "none"},
@@ -183,24 +185,25 @@ def lab(tmp_path_factory, default_run, free_port):
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "MNIST_OFFLINE": "1",
+        "MNIST_RUNS_DIR": str(course_run.runs),
     }
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root"]
     command += ["--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}"]
-    command += [f"--ServerApp.root_dir={home}"]
+    command += [f"--ServerApp.root_dir={home}", "--LabApp.expose_app_in_browser=True"]
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     _wait_for_http(f"{url}/api/status?token={token}", process, log, timeout=120)
-    yield url, token
+    yield url, token, home / "notebooks"
     _stop(process)
 
 
-def _committed_run(notebook: str) -> tuple[int, int]:
-    """``(code cells, PNG figures)`` of the committed run of ``notebook``."""
+def _committed_figures(notebook: str) -> int:
+    """How many PNG figures the committed ``notebook`` shows."""
     cells = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
-    code = [cell for cell in cells if cell.cell_type == "code"]
-    outputs = [out for cell in code for out in cell.outputs]
-    return len(code), sum("image/png" in out.get("data", {}) for out in outputs)
+    return sum(
+        "image/png" in out.get("data", {}) for cell in cells for out in cell.get("outputs", [])
+    )
 
 
 def _image_widths(page, selector: str) -> list[int]:
@@ -210,44 +213,63 @@ def _image_widths(page, selector: str) -> list[int]:
     )
 
 
-def _run_all_in_lab(page, lab, notebook: str) -> float:
-    """Open ``notebook`` in JupyterLab, Restart Kernel and Run All; return the seconds."""
-    url, token = lab
+def _open_in_lab(page, lab, notebook: str) -> None:
+    """Open ``notebook`` in JupyterLab and wait until its kernel is idle."""
+    url, token, _ = lab
     # a workspace of its own, so that no notebook opened earlier is restored beside it
     workspace = Path(notebook).stem
     page.goto(f"{url}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-    start = time.monotonic()
-    page.click("jp-button[data-command='notebook:restart-run-all']")
-    page.click(".jp-Dialog-button.jp-mod-accept")
-    # done when every code cell shows its execution number and the kernel is idle
-    page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-            const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
-            return prompts.length > 0 && status && status.dataset.status === 'idle'
-                && prompts.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
-        }""",
-        timeout=480_000,
-        polling=1000,
-    )
-    return time.monotonic() - start
 
 
-def _check_ran_cleanly(page, notebook: str) -> None:
-    """Every cell ran, no error output, no stderr box, every figure drawn."""
-    expected_cells, expected_figures = _committed_run(notebook)
+def _check_shown_cleanly(page, lab, notebook: str) -> None:
+    """Every code cell shows its execution number, no error output, no stderr box, and
+    every figure is drawn."""
+    cells = nbformat.read(lab[2] / notebook, as_version=4).cells
+    expected_cells = sum(cell.cell_type == "code" for cell in cells)
     code_cells = page.locator(".jp-CodeCell").count()
-    numbered = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()
+    numbered = [
+        prompt
+        for prompt in page.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()
+        if re.fullmatch(r"\[\d+\]:", prompt.strip())
+    ]
     assert code_cells == expected_cells == len(numbered), (code_cells, expected_cells)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
     assert errors.count() == 0, errors.all_inner_texts()
     stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert stderr.count() == 0, stderr.all_inner_texts()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-RenderedImage img')].every(i => i.complete)",
+        timeout=30_000,
+    )
     widths = _image_widths(page, ".jp-RenderedImage img")
-    assert len(widths) >= expected_figures > 0, (len(widths), expected_figures)
+    assert len(widths) >= _committed_figures(notebook) > 0, (len(widths), notebook)
     assert all(width > 0 for width in widths), widths
+
+
+def _run_up_to(page, index: int) -> float:
+    """Run, in the open notebook's kernel, the cells above cell ``index`` and then that cell
+    (JupyterLab's *Run All Above Selected Cell*, then *Run Selected Cell*); fail if one
+    raises. Return the seconds it took."""
+    start = time.monotonic()
+    page.evaluate(
+        """index => {
+            window.ranUpTo = null;
+            const app = window.jupyterapp;
+            app.shell.currentWidget.content.activeCellIndex = index;
+            app.commands.execute('notebook:run-all-above')
+                .then(above => app.commands.execute('notebook:run-cell').then(it => above && it))
+                .then(ok => { window.ranUpTo = String(ok); },
+                      err => { window.ranUpTo = `error: ${err}`; });
+        }""",
+        index,
+    )
+    page.wait_for_function("() => window.ranUpTo !== null", timeout=480_000, polling=500)
+    ran = page.evaluate("() => window.ranUpTo")
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    assert ran == "true" and errors.count() == 0, (ran, errors.all_inner_texts())
+    return time.monotonic() - start
 
 
 def _screenshot_figures(page, screenshots: Path) -> None:
@@ -366,31 +388,34 @@ def _draw_seven_and_read_it_then_clear(page, pad, screenshots: Path) -> str:
     return text
 
 
-@pytest.mark.parametrize("notebook", [LAB_NOTEBOOKS[0]])
-def test_notebook_runs_cleanly_in_jupyterlab(page, lab, screenshots, notebook):
-    seconds = _run_all_in_lab(page, lab, notebook)
+@pytest.mark.parametrize("notebook", LAB_NOTEBOOKS)
+def test_the_course_runs_notebook_shows_cleanly_in_jupyterlab(page, lab, screenshots, notebook):
+    _open_in_lab(page, lab, notebook)
     page.screenshot(path=screenshots / "top.png")
-    _check_ran_cleanly(page, notebook)
+    _check_shown_cleanly(page, lab, notebook)
     _screenshot_figures(page, screenshots)
-    print(f"{notebook}: Restart Kernel and Run All in {seconds:.0f} s, clean")
 
 
-def test_06_runs_cleanly_in_jupyterlab_and_its_pad_reads_a_drawn_7(page, lab, screenshots):
+def test_06s_pad_run_in_jupyterlab_reads_a_drawn_7(page, lab, screenshots):
     notebook = LAB_NOTEBOOKS[1]
-    seconds = _run_all_in_lab(page, lab, notebook)
-    _check_ran_cleanly(page, notebook)
-    _screenshot_figures(page, screenshots)
+    cells = nbformat.read(lab[2] / notebook, as_version=4).cells
+    pad_cell = next(i for i, cell in enumerate(cells) if "draw_and_predict(" in cell.source)
+    _open_in_lab(page, lab, notebook)
+    seconds = _run_up_to(page, pad_cell)
     pad = page.locator(".jp-OutputArea-output .widget-vbox", has=page.locator("canvas")).last
+    pad.wait_for(timeout=60_000)
     text = _draw_seven_then_clear(page, pad, screenshots)
-    print(f"{notebook}: Run All in {seconds:.0f} s, clean; the pad showed {text!r}")
+    print(f"{notebook}: cells up to the pad ran in {seconds:.0f} s; the pad showed {text!r}")
 
 
 @pytest.fixture(scope="session")
-def voila_app(tmp_path_factory, default_run, free_port):
-    """``python -m mnist_helpers.app`` (what ``make app`` runs) on a free port."""
+def voila_app(tmp_path_factory, course_run, free_port):
+    """``python -m mnist_helpers.app`` (what ``make app`` runs) on a free port, serving the
+    course run's model."""
+    course_run.check()
     port, log = free_port(), tmp_path_factory.mktemp("app") / "voila.log"
     command = [sys.executable, "-m", "mnist_helpers.app", "--no-browser", f"--port={port}"]
-    command += ["--model", str(default_run)]
+    command += ["--model", str(course_run.runs / "smoke" / "model.keras")]
     env = {k: v for k, v in os.environ.items() if k != MODEL_VARIABLE}
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -464,7 +489,7 @@ def test_site_pages_open_without_errors_with_their_figures(page, site, screensho
         assert all(width > 0 for width in widths), (path, widths)
         notebook = Path(path).stem + ".ipynb"
         if path.startswith("notebooks/"):
-            assert len(widths) >= _committed_run(notebook)[1], (path, len(widths))
+            assert len(widths) >= _committed_figures(notebook), (path, len(widths))
         assert page.errors == [], (path, page.errors)
         if path.startswith("notebooks/02_"):  # 02 writes its formulas in TeX
             _check_math_is_typeset(page, html)

@@ -1,17 +1,23 @@
-"""The notebooks run headlessly: a papermill smoke run of 03 to 06, and bad parameters.
+"""The notebooks run headlessly: the session's course run (every notebook once, at the smoke
+profile, see ``course_run`` in the root conftest.py), its checked outputs against the committed
+ones, and bad parameters.
 
-nbval re-executes every committed notebook and compares its deterministic outputs (pytest
-collects ``notebooks/`` with ``--nbval-lax``); these tests check what papermill users rely on.
-Each starts a kernel, so they take a while: they are marked ``notebooks``.
+nbval re-executes 03 at its default profile (pytest collects ``notebooks/`` with
+``--nbval-lax``); the other notebooks' checked outputs are compared here, in the course run's
+executed copies. The tests that start a kernel take a while: they are marked ``notebooks``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import re
+from collections import defaultdict
 
 import nbformat
 import papermill
 import pytest
+from nbval.plugin import coalesce_streams, get_sanitize_patterns, transform_streams_for_comparison
 
 from mnist_helpers import course
 from mnist_helpers.paths import project_root
@@ -19,16 +25,6 @@ from mnist_helpers.training import ACCURACY_FLOORS
 
 pytestmark = pytest.mark.notebooks
 NOTEBOOKS = project_root() / "notebooks"
-
-
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    """Runs and figures of these tests go to a temporary folder."""
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
-    # the real data is needed here: undo the unit tests' empty cache
-    monkeypatch.delenv("MNIST_CACHE_DIR", raising=False)
-    return tmp_path
 
 
 def test_every_notebook_declares_the_course_kernel():
@@ -41,14 +37,11 @@ def test_every_notebook_declares_the_course_kernel():
 
 
 @pytest.mark.real_data
-def test_smoke_run_of_03_to_07_writes_every_artifact(workspace):
-    parameters = {"profile": "smoke", "run_name": "smoke", "seed": 7}
-    code = course.main(
-        ["run", "--only", "03", "04", "05", "06", "07"]
-        + [a for k, v in parameters.items() for a in ("-p", k, str(v))]
-    )
-    assert code == 0
-    run = workspace / "runs" / "smoke"
+def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
+    print(course_run.stdout)  # each notebook's seconds, shown with -rA
+    assert course_run.returncode == 0, course_run.stderr[-5000:]
+    runs = course_run.runs
+    run = runs / "smoke"
     # 03's run, and 06's exports of it (LiteRT, ONNX, the 8-bit LiteRT copy), the checked
     # ones with the record of what they were made from (their SHA-256 and the model's)
     assert sorted(p.name for p in run.iterdir()) == [
@@ -63,37 +56,23 @@ def test_smoke_run_of_03_to_07_writes_every_artifact(workspace):
     ]
     metrics = json.loads((run / "metrics.json").read_text())
     # the parameters really reached the run
-    assert metrics["seed"] == 7 and metrics["config"]["run_name"] == "smoke"
+    assert metrics["config"]["run_name"] == "smoke"
     assert metrics["n_train"] == 6000 and metrics["epochs_run"] == 2
     # and it learned: chance is 10 %, the smoke profile's floor 90 %
     assert metrics["test_accuracy"] >= ACCURACY_FLOORS["smoke"], metrics["test_accuracy"]
-    executed = workspace / "runs" / "notebooks"
-    assert sorted(p.name for p in executed.iterdir()) == [
-        "03_training.ipynb",
-        "04_evaluation.ipynb",
-        "05_going_further.ipynb",
-        "06_your_own_digits.ipynb",
-        "07_when_the_data_shifts.ipynb",
+    assert sorted(p.name for p in course_run.executed.iterdir()) == [
+        p.name for p in course.notebook_paths()
     ]
-    figures = {p.name for p in (workspace / "figures").iterdir()}
-    assert {
-        "03_ablation.png",
-        "03_learning_curves.png",
-        "03_overfitting.png",
-        "04_confusion_matrix.png",
-        "04_mistakes.png",
-        "05_accuracy_vs_time.png",
-        "05_hard_digits.png",
-        "06_predictions.png",
-        "07_corruptions.png",
-        "07_shift_accuracy.png",
-        "07_translate.png",
-    } <= figures
+    # every figure of the committed figures/, drawn again in runs/figures/ (a run never
+    # overwrites the committed ones)
+    committed = {p.name for p in (project_root() / "figures").glob("*.png")}
+    assert committed <= {p.name for p in (runs / "figures").iterdir()}
+    assert course_run.committed_figures_untouched
     # 05 ran its smoke profile (make run's default for it): its runs use 2,000 images
-    members = sorted((workspace / "runs").glob("05_*/metrics.json"))
+    members = sorted(runs.glob("05_*/metrics.json"))
     assert [p.parent.name for p in members] == [
-        "05_augmented_s7",
-        "05_augmented_s8",
+        "05_augmented_s42",
+        "05_augmented_s43",
         "05_baseline",
     ]
     for path in members:
@@ -102,7 +81,7 @@ def test_smoke_run_of_03_to_07_writes_every_artifact(workspace):
         # 05's smoke target: an untrained model scores about 10 %
         assert member["test_accuracy"] >= 0.9, (path.parent.name, member["test_accuracy"])
     # 07 ran its smoke profile: its own runs learned, and it scored 03's smoke run
-    shifted = sorted(p.parent.name for p in (workspace / "runs").glob("07_*/metrics.json"))
+    shifted = sorted(p.parent.name for p in runs.glob("07_*/metrics.json"))
     assert shifted == [
         "07_cnn_plain",
         "07_cnn_standardized",
@@ -111,76 +90,106 @@ def test_smoke_run_of_03_to_07_writes_every_artifact(workspace):
         "07_mlp",
     ]
     for name in shifted:
-        member = json.loads((workspace / "runs" / name / "metrics.json").read_text())
-        assert member["n_train"] == 6000 and member["seed"] == 7, name
+        member = json.loads((runs / name / "metrics.json").read_text())
+        assert member["n_train"] == 6000 and member["seed"] == 42, name
         assert member["test_accuracy"] >= 0.8, (name, member["test_accuracy"])
-    robustness = nbformat.read(executed / "07_when_the_data_shifts.ipynb", as_version=4)
-    text = "".join(o.get("text", "") for c in robustness.cells for o in c.get("outputs", []))
+    text = printed(course_run.notebook("07"))
     assert "CNN now (03's default)" in text and "worst:" in text
     # 03's overfitting run (section 10) really overfitted and stopped early
-    training = nbformat.read(executed / "03_training.ipynb", as_version=4)
-    printed = "".join(o.get("text", "") for c in training.cells for o in c.get("outputs", []))
-    assert "stopped early: True; best epoch before the last: True" in printed
-    injected = nbformat.read(executed / "04_evaluation.ipynb", as_version=4)
+    assert "stopped early: True; best epoch before the last: True" in printed(
+        course_run.notebook("03")
+    )
+    injected = course_run.notebook("04")
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected.cells)
 
 
+def printed(nb) -> str:
+    """Everything ``nb``'s cells printed."""
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
 @pytest.mark.real_data
-@pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        ("epochs", "ten", "epochs must be an integer"),
-        ("architecture", "resnet", "model must be one of"),
-        ("n_train", 10**6, "n_train must be at most"),
-    ],
+@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06", "07"])
+def test_every_cell_of_the_course_run_ran_without_an_error_or_a_stderr_line(course_run, number):
+    """What JupyterLab would show as an error or a red stderr box (the kernel is the same)."""
+    nb = course_run.notebook(number)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.execution_count is not None, f"{number}, cell {index} did not run"
+        for output in cell.outputs:
+            assert output.output_type != "error", f"{number}, cell {index}: {output.evalue}"
+            assert output.get("name") != "stderr", f"{number}, cell {index}: {output.text}"
+
+
+# --------------------------------------------------------------------------- checked outputs
+
+#: What nbval leaves out of the comparison (its defaults, without nbdime: images too).
+NBVAL_SKIP_COMPARE = (
+    "metadata",
+    "traceback",
+    "prompt_number",
+    "output_type",
+    "name",
+    "execution_count",
+    "application/vnd.jupyter.widget-view+json",
+    "image/png",
+    "image/jpeg",
 )
-def test_bad_parameters_stop_03_in_its_first_cells(workspace, name, value, message):
-    with pytest.raises(papermill.PapermillExecutionError) as failure:
-        papermill.execute_notebook(
-            str(NOTEBOOKS / "03_training.ipynb"),
-            str(workspace / "out.ipynb"),
-            parameters={name: value, "run_name": "bad"},
-            kernel_name="mnist-cnn-course",
-            progress_bar=False,
+SANITIZE = get_sanitize_patterns((project_root() / "tests" / "nbval_sanitize.cfg").read_text())
+
+
+def comparable(outputs: list) -> dict[str, list]:
+    """``outputs`` as nbval compares them: streams merged, sanitized with
+    tests/nbval_sanitize.cfg, by key (a stream's name or a MIME type) in order."""
+    found = defaultdict(list)
+    for output in transform_streams_for_comparison(coalesce_streams(copy.deepcopy(outputs))):
+        for key, value in output.items():
+            if key in NBVAL_SKIP_COMPARE:
+                continue
+            for name, item in value.items() if key == "data" else [(key, value)]:
+                if name not in NBVAL_SKIP_COMPARE:
+                    for regex, replace in SANITIZE:
+                        item = re.sub(regex, replace, item)
+                    found[name].append(item)
+    return dict(found)
+
+
+def test_the_comparison_sees_what_nbval_sees():
+    stream = nbformat.v4.new_output("stream", name="stdout", text="took 3.2 s\n")
+    again = nbformat.v4.new_output("stream", name="stdout", text="done\n")
+    result = nbformat.v4.new_output(
+        "execute_result", data={"text/plain": "7", "image/png": "iVBOR"}, execution_count=3
+    )
+    assert comparable([stream, again, result]) == {
+        "stdout": ["took DURATION\ndone\n"],
+        "text/plain": ["7"],
+    }
+    other = nbformat.v4.new_output("execute_result", data={"text/plain": "8"})
+    assert comparable([stream, again, other]) != comparable([stream, again, result])
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("number", ["01", "02", "04", "06"])
+def test_checked_outputs_of_the_course_run_match_the_committed_notebook(course_run, number):
+    """nbval's check (``--nbval-lax``: the cells tagged nbval-check-output) on the course run's
+    copy: these notebooks' checked cells describe the data, the samples and the layers, the
+    same at any profile and for any run of 03's default model."""
+    (path,) = NOTEBOOKS.glob(f"{number}_*.ipynb")
+    committed = nbformat.read(path, as_version=4)
+    executed = {cell.get("id"): cell for cell in course_run.notebook(number).cells}
+    checked = [c for c in committed.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert checked, f"{path.name} has no cell tagged nbval-check-output"
+    for cell in checked:
+        ran = executed[cell.id]
+        assert ran.source == cell.source
+        assert comparable(ran.outputs) == comparable(cell.outputs), (
+            f"{path.name}, cell {committed.cells.index(cell)}: the outputs differ from the "
+            f"committed ones:\n{cell.source}"
         )
-    assert failure.value.ename == "ValueError"
-    assert message in failure.value.evalue
-    nb = nbformat.read(workspace / "out.ipynb", as_version=4)
-    code_cells = [c for c in nb.cells if c.cell_type == "code"]
-    failed = [
-        i
-        for i, c in enumerate(code_cells)
-        if any(o.get("output_type") == "error" for o in c.outputs)
-    ]
-    assert failed and failed[0] <= 4, "the parameter check must come right after the parameters"
-    assert not (workspace / "runs" / "bad").exists()
 
 
-def test_04_without_a_run_names_the_command_to_run_first(workspace):
-    with pytest.raises(papermill.PapermillExecutionError) as failure:
-        papermill.execute_notebook(
-            str(NOTEBOOKS / "04_evaluation.ipynb"),
-            str(workspace / "out.ipynb"),
-            parameters={"run_name": "never-trained"},
-            kernel_name="mnist-cnn-course",
-            progress_bar=False,
-        )
-    assert failure.value.ename == "RunNotFoundError"
-    assert "03_training.ipynb" in failure.value.evalue
-
-
-def test_course_cli_refuses_unknown_parameters(capsys):
-    with pytest.raises(SystemExit):
-        course.main(["run", "-p", "epochz", "3"])
-    assert "unknown parameter(s) ['epochz']" in capsys.readouterr().err
-
-
-def test_parse_value_follows_yaml():
-    assert course.parse_value("3") == 3
-    assert course.parse_value("3e-3") == 0.003
-    assert course.parse_value("null") is None
-    assert course.parse_value("cnn") == "cnn"
-
+# --------------------------------------------------------------------------- what is printed
 
 # what a learner must not see in the terminal (the issue that asked for it quotes these)
 CHATTER = (
@@ -189,6 +198,18 @@ CHATTER = (
     "Could not find cuda drivers",
     "Kernel is running over TCP",
 )
+
+
+@pytest.mark.real_data
+def test_the_course_runner_prints_no_tensorflow_or_jupyter_chatter(course_run):
+    """`make run` is the course run's command; every notebook imports TensorFlow in a kernel,
+    and TF_CPP_MIN_LOG_LEVEL is not set for it."""
+    course_run.check()
+    for path in course.notebook_paths():
+        assert f"running {path.name}" in course_run.stdout
+    assert "all notebooks ran in" in course_run.stdout
+    printed = course_run.stdout + course_run.stderr
+    assert not [line for line in printed.splitlines() if any(c in line for c in CHATTER)], printed
 
 
 def test_a_kernels_start_up_chatter_is_hidden_and_its_real_errors_still_shown(tmp_path, capfd):
@@ -213,22 +234,68 @@ def test_a_kernels_start_up_chatter_is_hidden_and_its_real_errors_still_shown(tm
     assert executed.cells[0].outputs[-1]["text"] == "the output\n"
 
 
-@pytest.mark.real_data
-def test_the_course_runner_prints_no_tensorflow_or_jupyter_chatter(workspace):
-    """`make run` is this command over every notebook; 01 imports TensorFlow in a kernel."""
-    import os
-    import subprocess
-    import sys
+# --------------------------------------------------------------------------- bad parameters
 
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mnist_helpers.course", "run", "--only", "01"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    printed = result.stdout + result.stderr
-    assert "running 01_data_exploration.ipynb" in result.stdout
-    assert not [line for line in printed.splitlines() if any(c in line for c in CHATTER)], printed
+
+@pytest.fixture
+def real_workspace(workspace, monkeypatch):
+    """``workspace``, with the real data's cache (these kernels read the MNIST files)."""
+    monkeypatch.delenv("MNIST_CACHE_DIR", raising=False)
+    return workspace
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("epochs", "ten", "epochs must be a positive integer"),
+        ("architecture", "resnet", "architecture must be one of"),
+        ("n_train", 10**6, "n_train must be at most"),
+    ],
+)
+def test_bad_parameters_stop_03_in_its_first_cells(real_workspace, name, value, message):
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        papermill.execute_notebook(
+            str(NOTEBOOKS / "03_training.ipynb"),
+            str(real_workspace / "out.ipynb"),
+            parameters={name: value, "run_name": "bad"},
+            kernel_name="mnist-cnn-course",
+            progress_bar=False,
+        )
+    assert failure.value.ename == "ValueError"
+    assert message in failure.value.evalue
+    nb = nbformat.read(real_workspace / "out.ipynb", as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    failed = [
+        i
+        for i, c in enumerate(code_cells)
+        if any(o.get("output_type") == "error" for o in c.outputs)
+    ]
+    assert failed and failed[0] <= 4, "the parameter check must come right after the parameters"
+    assert not (real_workspace / "runs" / "bad").exists()
+
+
+def test_04_without_a_run_names_the_command_to_run_first(real_workspace):
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        papermill.execute_notebook(
+            str(NOTEBOOKS / "04_evaluation.ipynb"),
+            str(real_workspace / "out.ipynb"),
+            parameters={"run_name": "never-trained"},
+            kernel_name="mnist-cnn-course",
+            progress_bar=False,
+        )
+    assert failure.value.ename == "RunNotFoundError"
+    assert "03_training.ipynb" in failure.value.evalue
+
+
+def test_course_cli_refuses_unknown_parameters(capsys):
+    with pytest.raises(SystemExit):
+        course.main(["run", "-p", "epochz", "3"])
+    assert "unknown parameter(s) ['epochz']" in capsys.readouterr().err
+
+
+def test_parse_value_follows_yaml():
+    assert course.parse_value("3") == 3
+    assert course.parse_value("3e-3") == 0.003
+    assert course.parse_value("null") is None
+    assert course.parse_value("cnn") == "cnn"
