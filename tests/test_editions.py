@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import nbformat
 import pytest
 
@@ -219,7 +221,7 @@ def test_a_failed_build_leaves_no_temporary_folder_and_the_old_edition(
 
 def test_the_student_edition_changes_exercise_cells_only(tmp_path):
     """Every other code cell is the instructor's, character for character: so a run of the
-    solutions (test_notebooks' smoke run) also runs the student edition's other cells."""
+    solutions (the course run, root conftest.py) also runs the student edition's other cells."""
     student = editions.build_edition("student", tmp_path / "student")
     for path in student:
         solved = nbformat.read(project_root() / "notebooks" / path.name, as_version=4)
@@ -230,8 +232,8 @@ def test_the_student_edition_changes_exercise_cells_only(tmp_path):
                 assert mine.source == theirs.source, f"{path.name}, cell {index}"
 
 
-def setup_and_exercises(cells: list) -> list:
-    """The cells before a notebook's first section (imports, parameters), then its exercises."""
+def where_sections_start(cells: list) -> tuple[int, int]:
+    """The index of a course notebook's first section and of its Exercises section."""
     headings = [
         i
         for i, cell in enumerate(cells)
@@ -239,75 +241,68 @@ def setup_and_exercises(cells: list) -> list:
     ]
     exercises = [i for i in headings if cells[i].source.startswith("## Exercises")]
     assert headings and exercises, "a course notebook has sections and exercises"
-    return cells[: headings[0]] + cells[exercises[0] :]
+    return headings[0], exercises[0]
 
-
-#: Notebooks that train for minutes even at smoke size (05's ensembles, 07's five models):
-#: test_notebooks' smoke run executes every cell of them already, and every cell but the
-#: exercises is the same in the student edition (the test above), so here only their set-up
-#: and their exercises run: enough to see each stub fail as it should and nothing else fail.
-SETUP_AND_EXERCISES_ONLY = ("05", "07")
 
 #: Quick settings for each notebook's parameters (only those a notebook declares are used).
-STUDENT_RUN = {
-    "profile": "smoke",
-    "run_name": "student",
-    "n_train": 1000,
-    "compare_n_train": 1000,
-    "compare_epochs": 1,
-    "members": 1,
-}
+STUDENT_RUN = {"profile": "smoke", "run_name": "student"}
 
 
 @pytest.mark.notebooks
 @pytest.mark.real_data
-def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(tmp_path, monkeypatch):
+def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(workspace):
+    """In each student notebook, run after its set-up cells, every exercise stub raises
+    NotImplementedError and every other cell of the Exercises section runs.
+
+    The cells in between are not run here: they are the instructor's, character for
+    character (the test above), and come before every stub, so a student's kernel reaches
+    the exercises in the state the course run and nbval (root conftest.py) reach them in,
+    without an error. One kernel runs the seven notebooks, emptied (``%reset -f``) before each.
+    """
     from nbclient import NotebookClient
     from papermill.parameterize import parameterize_notebook
 
     from mnist_helpers.course import notebook_parameters
     from mnist_helpers.env import KERNEL_NAME
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
-    written = editions.build_edition("student", tmp_path / "student")
+    written = editions.build_edition("student", workspace / "student")
     assert [p.name[:2] for p in written] == ["01", "02", "03", "04", "05", "06", "07"]
-    for path in written:  # in order: 04 and 06 use the run that 03 trained
-        declared = notebook_parameters(path)
+    batch = nbformat.v4.new_notebook(metadata={"papermill": {}})
+    origin = []  # (notebook, cell index) of each cell of the batch
+    for path in written:
         nb = nbformat.read(path, as_version=4)
         nb.metadata["papermill"] = {}  # where papermill records the parameters it injects
         for cell in nb.cells:  # papermill's own run adds these; a cell new in JupyterLab lacks them
             cell.metadata.setdefault("tags", [])
-        # 03's extra training runs (its ablation and overfitting sections, tagged nbval-skip)
-        # hold no exercise; test_notebooks' smoke run of 03 executes them. Exercise cells stay.
-        nb.cells = [
-            cell
-            for cell in nb.cells
-            if "nbval-skip" not in cell.metadata.tags or "# YOUR CODE HERE" in cell.source
-        ]
-        if path.name[:2] in SETUP_AND_EXERCISES_ONLY:
-            nb.cells = setup_and_exercises(nb.cells)
+        declared = notebook_parameters(path)
         nb = parameterize_notebook(nb, {k: v for k, v in STUDENT_RUN.items() if k in declared})
-        client = NotebookClient(
-            nb,
-            kernel_name=KERNEL_NAME,
-            allow_errors=True,
-            timeout=600,
-            resources={"metadata": {"path": str(path.parent)}},
-        )
-        client.execute()
-        stubs = 0
+        first, exercises = where_sections_start(nb.cells)
+        early = [i for i, c in enumerate(nb.cells[:exercises]) if "# YOUR CODE HERE" in c.source]
+        assert not early, f"{path.name}: exercise cells {early} before the Exercises section"
+        batch.cells.append(nbformat.v4.new_code_cell("%reset -f"))
+        origin.append((path.name, "reset"))
         for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            errors = [o.ename for o in cell.outputs if o.output_type == "error"]
-            where = f"{path.name}, cell {index}"
-            if "# YOUR CODE HERE" in cell.source:
-                stubs += 1
-                assert errors == ["NotImplementedError"], where
-            else:
-                assert errors == [], f"{where} raised {errors}:\n{cell.source}"
-        assert stubs >= 3, path.name
+            if cell.cell_type == "code" and not first <= index < exercises:
+                batch.cells.append(cell)
+                origin.append((path.name, index))
+    client = NotebookClient(
+        batch,
+        kernel_name=KERNEL_NAME,
+        allow_errors=True,
+        timeout=600,
+        resources={"metadata": {"path": str(workspace / "student")}},
+    )
+    client.execute()
+    stubs = defaultdict(int)
+    for cell, (name, index) in zip(batch.cells, origin, strict=True):
+        errors = [o.ename for o in cell.outputs if o.output_type == "error"]
+        where = f"{name}, cell {index}"
+        if "# YOUR CODE HERE" in cell.source:
+            stubs[name] += 1
+            assert errors == ["NotImplementedError"], where
+        else:
+            assert errors == [], f"{where} raised {errors}:\n{cell.source}"
+    assert all(stubs[p.name] >= 3 for p in written), dict(stubs)
 
 
 @pytest.mark.parametrize(
