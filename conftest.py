@@ -75,7 +75,8 @@ class CourseRun:
         return self.runs / "notebooks"
 
     def wait(self) -> CourseRun:
-        """Wait until the run has finished (stopping it after ``COURSE_RUN_TIMEOUT`` s)."""
+        """Wait until the run has finished (stopping it if it is still running after
+        ``COURSE_RUN_TIMEOUT`` s more)."""
         if self.returncode is None:
             try:
                 self.process.wait(timeout=COURSE_RUN_TIMEOUT)
@@ -90,7 +91,7 @@ class CourseRun:
         return self
 
     def stop(self) -> None:
-        """Stop the run and every process it started (its kernels)."""
+        """Stop the run (its kernel notices, and stops too)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
 
@@ -136,7 +137,7 @@ def _start_course_run() -> CourseRun:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            start_new_session=True,  # so that stopping it stops its kernels too
+            start_new_session=True,  # a group of its own: Ctrl-C in the terminal does not reach it
         )
     _course_runs.append(CourseRun(folder / "runs", process, before))
     return _course_runs[-1]
