@@ -144,9 +144,9 @@ else:
 
 
 def draw_and_predict(predictor, size: int = 280) -> DigitPad:
-    """The draw-a-digit widget for ``predictor`` (e.g. a :class:`~mnist_helpers.runtimes.
-    Predictor`): display it. ``size``: the pad's side in screen pixels (the pen is
-    ``size / 14`` wide). Its ``update(rgba)`` predicts a drawing made in code. Taught in 06.
+    """The draw-a-digit widget for ``predictor`` (a :class:`~mnist_helpers.runtimes.Predictor`)
+    to display. ``size``: the pad's side in screen pixels (the pen is ``size / 14`` wide). Its
+    ``update(rgba)`` predicts a drawing made in code. Taught in 06.
     """
     if AnyWidget is None:
         raise ImportError('the digit pad needs ipywidgets: pip install "mnist_helpers[course]"')

@@ -81,7 +81,7 @@ def evaluate_shifts(
 def batch_norm_drift(model, x: np.ndarray) -> pd.DataFrame:
     """How far each ``BatchNormalization`` layer's inputs, over the images ``x`` (as the model
     takes them), are from the running statistics it learned: one row per layer, ``layer``,
-    ``mean shift`` (|input mean - running mean| in running standard deviations, averaged over
+    ``mean shift`` (``|input mean - running mean|`` in running standard deviations, averaged over
     channels; 0 as expected) and ``spread ratio`` (input std / running std; 1 as expected).
     Taught in 07."""
     import keras

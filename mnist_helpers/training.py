@@ -26,7 +26,7 @@ from mnist_helpers.models import MODEL_VARIANTS, build_model, inference_model
 from mnist_helpers.paths import check_run_name, runs_dir
 
 #: Named settings for notebook 03: ``full`` is the course's recipe, ``smoke`` a quick run
-#: that must still learn: reach its :data:`ACCURACY_FLOORS` (chance is 10 %).
+#: that must still learn: reach its ``ACCURACY_FLOORS`` (chance is 10 %).
 PROFILES: dict[str, dict] = {
     "full": {"epochs": 7, "n_train": None},
     "smoke": {"epochs": 2, "n_train": 6000},
