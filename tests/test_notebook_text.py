@@ -15,6 +15,7 @@ import pytest
 
 from mnist_helpers import course
 from mnist_helpers.paths import project_root
+from tools.update_guide import runtime_table, time_line
 
 NOTEBOOKS = course.notebook_paths()
 BACK_MATTER = {"Summary", "Next", "Exercises"}
@@ -144,10 +145,9 @@ def test_no_committed_output_holds_an_absolute_machine_path(path):
 
 
 def test_every_notebooks_time_line_is_the_generated_one():
-    rows = {row["notebook"]: row for row in course.runtime_table()}
+    rows = {row["notebook"]: row for row in runtime_table()}
     for path in NOTEBOOKS:
-        expected = course.time_line(rows[path.name])
+        expected = time_line(rows[path.name])
         assert expected in read(path).cells[0].source.splitlines(), (
-            f"{path.name}: its time line is stale: "
-            "run `python -m mnist_helpers.course runtimes --update docs/teaching.md`"
+            f"{path.name}: its time line is stale: run `make guide`"
         )
