@@ -82,11 +82,9 @@ def dask_cluster():
 
 
 @pytest.fixture
-def fake(tmp_path, monkeypatch, dask_cluster):
+def fake(tmp_path, monkeypatch, dask_cluster, workspace):
     """Runs go to tmp_path/runs; the notebook is never really executed; the sweep runs on
     the in-process cluster instead of starting its own."""
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
     notebook = FakeNotebook()
     monkeypatch.setattr(course, "execute_notebook", notebook)
     clients = []
@@ -188,12 +186,13 @@ def _grid_of(lengths: list[int]) -> str:
     return "name: x\ngrid:\n" + "\n".join(lines) + "\n"
 
 
-def test_a_grid_of_too_many_runs_is_refused_before_it_is_built(tmp_path, monkeypatch, capsys):
+def test_a_grid_of_too_many_runs_is_refused_before_it_is_built(
+    tmp_path, monkeypatch, capsys, workspace
+):
     """11**5 = 161,051 runs (a typo away from 11 values of 2): counted, never built."""
     grid = write(tmp_path, _grid_of([11] * 5))
     with pytest.raises(ValueError, match=r"makes 161,051 combinations \(11 x 11 x 11 x 11 x 11"):
         sweep.load_grid(grid)
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setattr(sweep, "combinations", lambda grid: pytest.fail("built the grid"))
     assert sweep.main([str(grid)]) == 2
     err = capsys.readouterr().err
@@ -250,16 +249,18 @@ def test_parameters_are_single_plain_values(tmp_path, text, message):
         (lambda d: write(d, _grid_of([11] * 5)), "makes 161,051 combinations"),
     ],
 )
-def test_careless_grid_files_get_a_message_and_exit_2(tmp_path, monkeypatch, capsys, make, message):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+def test_careless_grid_files_get_a_message_and_exit_2(
+    tmp_path, monkeypatch, capsys, make, message, workspace
+):
     assert sweep.main([str(make(tmp_path))]) == 2
     out, err = capsys.readouterr()
     assert message in err and "Traceback" not in err + out
     assert not (tmp_path / "runs").exists()
 
 
-def test_bytes_that_are_not_text_and_huge_files_are_refused(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+def test_bytes_that_are_not_text_and_huge_files_are_refused(
+    tmp_path, monkeypatch, capsys, workspace
+):
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"name: x\ngrid: {seed: [1]}\n\xff\xfe\n")
     huge = tmp_path / "huge.yaml"
@@ -470,7 +471,7 @@ def test_progress_counts_runs_done_failed_and_running(capsys):
 
 @pytest.mark.parametrize("how", ["option", "variable", "not dask"])
 def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(
-    tmp_path, monkeypatch, capsys, how
+    tmp_path, monkeypatch, capsys, how, workspace
 ):
     import socket
     import threading
@@ -490,7 +491,6 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(
         threading.Thread(target=answer_garbage, daemon=True).start()
     else:  # a port nothing listens on
         server.close()
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", 2)
     grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
     if how != "variable":
@@ -540,14 +540,13 @@ def test_the_local_cluster_listens_on_this_machine_only():
     assert {ip for ip, _ in listening} == {"127.0.0.1"}, listening
 
 
-def test_the_dashboard_is_exposed_only_when_asked(tmp_path, monkeypatch, capsys):
+def test_the_dashboard_is_exposed_only_when_asked(tmp_path, monkeypatch, capsys, workspace):
     asked = []
 
     def connect(*args):
         asked.append(args)
         raise ConnectionError("no cluster in this test")
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setattr(sweep, "connect", connect)
     grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
     argv = [str(grid), "--scheduler", "tcp://10.0.0.5:8786", "--dashboard", "0.0.0.0:8787"]
@@ -562,8 +561,9 @@ def test_the_dashboard_is_exposed_only_when_asked(tmp_path, monkeypatch, capsys)
     assert asked == [(None, None, "0.0.0.0:8787")]
 
 
-def test_a_dashboard_address_of_another_machine_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+def test_a_dashboard_address_of_another_machine_is_a_clear_error(
+    tmp_path, monkeypatch, capsys, workspace
+):
     import psutil
 
     ours = {a.address for nic in psutil.net_if_addrs().values() for a in nic}
@@ -577,10 +577,9 @@ def test_a_dashboard_address_of_another_machine_is_a_clear_error(tmp_path, monke
 
 
 @pytest.mark.parametrize("workers", ["0", "-1", "100000"])
-def test_workers_beyond_this_machine_are_refused(tmp_path, monkeypatch, capsys, workers):
+def test_workers_beyond_this_machine_are_refused(tmp_path, monkeypatch, capsys, workers, workspace):
     import os
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setattr(sweep, "connect", lambda *args: pytest.fail("started a cluster"))
     grid = write(tmp_path, "name: t\ngrid:\n  seed: [1]\n")
     assert sweep.main([str(grid), "--workers", workers]) == 2
@@ -845,13 +844,11 @@ def test_example_sweep_on_two_workers_survives_a_killed_worker(tmp_path, monkeyp
 @pytest.mark.notebooks
 @pytest.mark.real_data
 def test_failed_combination_does_not_stop_the_others_and_reruns_skip_done(
-    tmp_path, monkeypatch, course_run
+    tmp_path, monkeypatch, course_run, workspace
 ):
     """03 itself in a sweep on this machine's own cluster: a bad value fails its row only,
     the good one learns, and gives the numbers 03 gives outside Dask with the same parameters
     (the course run's 03: the smoke profile, the default seed)."""
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_FIGURES_DIR", str(tmp_path / "figures"))
     grid = write(tmp_path, "name: t\nfixed: {profile: smoke}\ngrid:\n  epochs: [ten, 2]\n")
     assert sweep.main([str(grid)]) == 1  # one combination failed
     table = pd.read_csv(tmp_path / "runs" / "sweeps" / "t.csv")
