@@ -1,7 +1,7 @@
 # The MNIST CNN course: every command a learner, a teacher or CI needs.
 #   make run    set up .venv, fetch MNIST, run the course headlessly
 #   make test   set up, then lint and run the whole test suite (what CI runs)
-#   make test-fast  the unit tests only (no notebooks, no real data): the edit-test loop
+#   make test-fast  the quick unit tests (no notebooks, no real data, nothing marked slow): about a minute
 #   make lab    open JupyterLab on the course kernel
 #   make data   fetch and verify MNIST only
 #   make notebooks  re-execute the committed notebooks (their outputs = a full default run)
@@ -89,7 +89,7 @@ app: $(STAMP)
 
 # Unit tests only: no notebook, no real data (about a minute).
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -m "not notebooks and not real_data"
+	$(PY) -m pytest tests -m "not notebooks and not real_data and not slow"
 
 lock:
 	uv pip compile requirements.txt --universal --python-version 3.11 --generate-hashes \

@@ -31,6 +31,8 @@ import pytest
 
 from mnist_helpers.paths import project_root
 
+pytestmark = pytest.mark.slow  # 36 commands, each a Python of its own: about 90 s
+
 #: The most resident memory one command may take, in bytes.
 MAX_RSS = 2.5 * 1024**3
 #: Seconds a command may take before it is stopped (a bad input is refused in a few).

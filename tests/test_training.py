@@ -148,6 +148,7 @@ def test_reestimate_batch_norm_sets_the_average_statistics_and_keeps_the_momentu
     assert reestimate_batch_norm(no_norm, x) == 0
 
 
+@pytest.mark.slow
 def test_a_short_run_learns_and_plain_keras_loads_its_model_and_predicts_the_same(runs):
     """The smoke lesson in small: 8 steps of the course's CNN, then a fair test score. Its
     model.keras opens in a Python that cannot import mnist_helpers (the training-only layers
@@ -176,6 +177,7 @@ def test_a_short_run_learns_and_plain_keras_loads_its_model_and_predicts_the_sam
     assert accuracy == pytest.approx(result.metrics["test_accuracy"])
 
 
+@pytest.mark.slow
 def test_shuffled_labels_cannot_reach_the_learning_floor(runs):
     """The floor the tests use tells learning from not learning: break training on purpose."""
     data = tiny_data(n_train=400, n_test=200)
@@ -195,6 +197,7 @@ def test_data_that_does_not_match_the_config_is_refused(runs):
     assert not (runs / "x").exists()
 
 
+@pytest.mark.slow
 def test_without_a_validation_set_the_last_epoch_is_kept(runs):
     """Training accuracy (dropout and augmentation on) must not choose the epoch."""
     import keras
@@ -220,6 +223,7 @@ def test_without_a_validation_set_the_last_epoch_is_kept(runs):
         np.testing.assert_array_equal(mine, theirs)
 
 
+@pytest.mark.slow
 def test_a_new_run_removes_the_old_models_files_and_exports(runs):
     """Exports of the model a run replaces would be stale: 03 lists the run's files."""
     old = runs / "again"
@@ -250,6 +254,7 @@ def _stop_after_first_epoch():
     return Stop()
 
 
+@pytest.mark.slow
 def test_an_interrupted_rerun_keeps_the_earlier_run_whole(runs):
     data = tiny_data(n_train=120, n_val=40)
     config = TrainConfig(epochs=2, batch_size=60, run_name="kept", n_train=120, validation_size=40)
@@ -273,6 +278,7 @@ def test_a_second_training_of_the_same_run_at_once_is_refused(runs):
     train(config, data=tiny_data(), verbose=0)  # free again once the first has finished
 
 
+@pytest.mark.slow
 def test_a_second_process_cannot_train_the_same_run_at_once(runs):
     holder = subprocess.Popen(
         [
