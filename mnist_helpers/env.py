@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from mnist_helpers.console import quiet_tensorflow
-from mnist_helpers.download import MNIST_FILES, cache_dir
 from mnist_helpers.files import write_text_atomic
 from mnist_helpers.paths import project_root
 
@@ -111,6 +110,8 @@ def environment_report() -> tuple[dict[str, str], list[str]]:
             f"this kernel runs {sys.executable}, not the course's .venv: in JupyterLab pick the "
             f"kernel '{KERNEL_NAME}' (Kernel > Change Kernel), or start it with `make lab`."
         )
+
+    from mnist_helpers.download import MNIST_FILES, cache_dir  # numpy, urllib: not at import
 
     cache = cache_dir()
     cached = all((cache / name).is_file() for name in MNIST_FILES)
