@@ -134,7 +134,9 @@ class Predictor:
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, 10)`` for one image or a batch, checked to be probabilities."""
-        batch = _as_batch(images)
+        return self._checked(_as_batch(images))
+
+    def _checked(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:  # never run: TensorFlow's oneDNN convolution fails on no images
             return np.zeros((0, NUM_DIGITS), dtype=np.float32)
         return check_probabilities(self._run(batch), len(batch), self.source)
@@ -143,8 +145,8 @@ class Predictor:
         """Probabilities ``(n, 10)`` for many images, ``batch_size`` at a time (bounds memory)."""
         batch_size = check_int("batch_size", batch_size)
         batch = _as_batch(images)
-        parts = [self(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, NUM_DIGITS), dtype=np.float32)
+        parts = [self._checked(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
+        return np.concatenate(parts) if parts else self._checked(batch)
 
 
 class LiteRTPredictor(Predictor):
