@@ -17,15 +17,21 @@ import functools
 import gzip
 import hashlib
 import os
+import re
+import shutil
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browsing import HOW_TO_GET_IT, chromium_path, static_server, unavailable
 
 import mnist_helpers.download as download
 from mnist_helpers.idx import encode_idx
+from mnist_helpers.paths import project_root
 
 #: Addresses on the loopback interface where nothing listens (port 9, "discard").
 UNREACHABLE_NPZ_URL = "http://127.0.0.1:9/mnist.npz"
@@ -176,3 +182,75 @@ def tiny_model_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny_model") / "model.keras"
     tiny_model().save(path)
     return path
+
+
+# --------------------------------------------------------------------------- browser tests
+
+PROJECT_ROOT = project_root()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium through playwright, for the whole session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable(f"the browser tests need playwright: {HOW_TO_GET_IT}")
+    executable = chromium_path()
+    if executable is None:
+        unavailable(f"no Chromium found: {HOW_TO_GET_IT}")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=executable, args=["--no-sandbox"], headless=True
+            )
+        except Exception as err:  # playwright raises its own Error types
+            unavailable(f"Chromium ({executable}) did not start: {err}; {HOW_TO_GET_IT}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def screenshots(request) -> Path:
+    """``screenshots/<test name>/``, emptied: where the test saves what it saw."""
+    folder = PROJECT_ROOT / "screenshots" / re.sub(r"[^\w.-]+", "_", request.node.name).strip("_")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page, 1400x900, that records console errors and uncaught exceptions."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    new_page = context.new_page()
+    new_page.errors = []
+    new_page.on("console", lambda m: m.type == "error" and new_page.errors.append(m.text))
+    new_page.on("pageerror", lambda err: new_page.errors.append(f"uncaught: {err}"))
+    new_page.on("requestfailed", lambda r: new_page.errors.append(f"failed: {r.url}"))
+    new_page.on(
+        "response", lambda r: r.status >= 400 and new_page.errors.append(f"{r.status} {r.url}")
+    )
+    yield new_page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def site(course_run):
+    """``make site``'s build (tools/build_site.py: build, then check links and images), its
+    "Try the model" page carrying the course run's model (``--run smoke``), served by a plain
+    static file server. Yields the server's URL and the built folder."""
+    course_run.check()
+    start = time.monotonic()
+    build = subprocess.run(
+        [sys.executable, "tools/build_site.py", "--run", "smoke"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MNIST_RUNS_DIR": str(course_run.runs)},
+    )
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    print(f"site built and checked in {time.monotonic() - start:.0f} s:\n{build.stdout}")
+    html = PROJECT_ROOT / "site" / "_build" / "html"
+    with static_server(html) as url:
+        yield url, html

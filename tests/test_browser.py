@@ -20,9 +20,6 @@ to look at.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import json
 import os
 import re
@@ -30,14 +27,15 @@ import secrets
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
+import browsing
 import nbformat
 import numpy as np
 import pytest
+from browsing import HOW_TO_GET_IT, chromium_path, every_core_busy, unavailable
 
 from mnist_helpers.app import MODEL_VARIABLE
 from mnist_helpers.canvas import drawing_to_input
@@ -46,11 +44,6 @@ from mnist_helpers.paths import project_root
 pytestmark = [pytest.mark.browser, pytest.mark.real_data]
 
 ROOT = project_root()
-CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-HOW_TO_GET_IT = (
-    "install Debian's Chromium (`sudo apt-get install -y chromium`) and the web requirements "
-    "(`make site`, or `.venv/bin/pip install -r requirements-web.lock`)"
-)
 LAB_NOTEBOOKS = ("01_data_exploration.ipynb", "06_your_own_digits.ipynb")
 #: A 7 as a person draws it: across the top, then down to the middle of the bottom
 #: (fractions of the canvas's side).
@@ -58,79 +51,19 @@ SEVEN = ((0.30, 0.25), (0.72, 0.25), (0.50, 0.80))
 EMPTY_PAD = "draw a digit on the black square"
 
 
-def _unavailable(message: str):
-    """Skip with ``message`` locally; fail under CI, where the browser tests must run."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (CI is set, so this fails instead of skipping)", pytrace=False)
-    pytest.skip(message)
-
-
-def _chromium_path() -> str | None:
-    """Debian's Chromium: ``$CHROMIUM_PATH``, a usual place, or ``chromium`` on PATH."""
-    candidates = [os.environ.get("CHROMIUM_PATH"), *CHROMIUM_PATHS, shutil.which("chromium")]
-    return next((path for path in candidates if path and os.path.isfile(path)), None)
-
-
 def test_without_chromium_the_tests_skip_locally_saying_how_and_fail_under_ci(
     monkeypatch, tmp_path
 ):
-    module = sys.modules[__name__]
-    monkeypatch.setattr(module, "CHROMIUM_PATHS", ())
+    monkeypatch.setattr(browsing, "CHROMIUM_PATHS", ())
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("CHROMIUM_PATH", raising=False)
-    assert _chromium_path() is None
+    assert chromium_path() is None
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
-        _unavailable(f"no Chromium found: {HOW_TO_GET_IT}")
+        unavailable(f"no Chromium found: {HOW_TO_GET_IT}")
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception, match="fails instead of skipping"):
-        _unavailable(f"no Chromium found: {HOW_TO_GET_IT}")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Chromium through playwright, for the whole session."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable(f"the browser tests need playwright: {HOW_TO_GET_IT}")
-    executable = _chromium_path()
-    if executable is None:
-        _unavailable(f"no Chromium found: {HOW_TO_GET_IT}")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(
-                executable_path=executable, args=["--no-sandbox"], headless=True
-            )
-        except Exception as err:  # playwright raises its own Error types
-            _unavailable(f"Chromium ({executable}) did not start: {err}; {HOW_TO_GET_IT}")
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def screenshots(request) -> Path:
-    """``screenshots/<test name>/``, emptied: where the test saves what it saw."""
-    folder = ROOT / "screenshots" / re.sub(r"[^\w.-]+", "_", request.node.name).strip("_")
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page, 1400x900, that records console errors and uncaught exceptions."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    new_page = context.new_page()
-    new_page.errors = []
-    new_page.on("console", lambda m: m.type == "error" and new_page.errors.append(m.text))
-    new_page.on("pageerror", lambda err: new_page.errors.append(f"uncaught: {err}"))
-    new_page.on("requestfailed", lambda r: new_page.errors.append(f"failed: {r.url}"))
-    new_page.on(
-        "response", lambda r: r.status >= 400 and new_page.errors.append(f"{r.status} {r.url}")
-    )
-    yield new_page
-    context.close()
+        unavailable(f"no Chromium found: {HOW_TO_GET_IT}")
 
 
 def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -325,30 +258,10 @@ def _wait_until_black(page, canvas) -> None:
     )
 
 
-@contextlib.contextmanager
-def _every_core_busy():
-    """A busy loop on every core while inside, as on a loaded classroom laptop or CI machine.
-
-    A pad that predicts from whatever pixels have reached Python when the pen lifts then
-    answers for part of the drawing: the drawing must reach Python whole.
-    """
-    loops = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range(os.cpu_count() or 1)
-    ]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.kill()
-        for loop in loops:
-            loop.wait()
-
-
 def _draw_seven_then_clear(page, pad, screenshots: Path) -> str:
     """Clear ``pad``, draw a 7 on its canvas with every core busy, check the best guess,
     *Clear*; return the pad's text."""
-    with _every_core_busy():
+    with every_core_busy():
         return _draw_seven_and_read_it_then_clear(page, pad, screenshots)
 
 
@@ -443,28 +356,6 @@ def test_app_serves_the_pad_and_reads_a_drawn_7(page, voila_app, screenshots):
     assert elsewhere == [], f"the app's page asked other hosts: {elsewhere}"
     assert page.errors == [], page.errors
     print(f"app: the pad showed {text!r}")
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # no line per request in the test output
-        pass
-
-
-@pytest.fixture(scope="session")
-def site():
-    """``make site``'s build (tools/build_site.py: build, then check links and images)."""
-    start = time.monotonic()
-    build = subprocess.run(
-        [sys.executable, "tools/build_site.py"], cwd=ROOT, capture_output=True, text=True
-    )
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
-    print(f"site built and checked in {time.monotonic() - start:.0f} s")
-    html = ROOT / "site" / "_build" / "html"
-    handler = functools.partial(_QuietHandler, directory=str(html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", html
-    server.shutdown()
 
 
 def _notebook_pages() -> list[str]:
