@@ -457,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check-only", action="store_true", help="check site/_build/html without building"
     )
+    parser.add_argument(
+        "--run", default="default", help="the run whose model the Try page runs (default: default)"
+    )
     args = parser.parse_args(argv)
     seconds = mathjax = None
     if not args.check_only:
@@ -466,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"site: jupyter-book build failed (exit code {code})", file=sys.stderr)
             return code
         _, mathjax = vendor_mathjax(HTML / "_static")
+        from try_page import build_try_page  # tools/try_page.py, beside this script
+
+        mathjax = "\n".join([mathjax, *build_try_page(HTML / "_static", args.run).lines])
         # index.html only redirects and names no icon: browsers then ask for /favicon.ico
         shutil.copyfile(HTML / "_static" / "favicon.png", HTML / "favicon.ico")
     report = check_site(HTML, notebook_names())
