@@ -42,8 +42,9 @@ def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
     assert course_run.returncode == 0, course_run.stderr[-5000:]
     runs = course_run.runs
     run = runs / "smoke"
-    # 03's run, and 06's exports of it (LiteRT, ONNX, the 8-bit LiteRT copy), the checked
-    # ones with the record of what they were made from (their SHA-256 and the model's)
+    # 03's run, and 06's exports of it (LiteRT, ONNX, the 8-bit LiteRT copy, the fine-tuned
+    # model's ONNX), the checked ones with the record of what they were made from (their
+    # SHA-256 and the model's)
     assert sorted(p.name for p in run.iterdir()) == [
         "history.csv",
         "metrics.json",
@@ -53,6 +54,7 @@ def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
         "model.tflite",
         "model.tflite.sha256",
         "model_int8.tflite",
+        "model_tuned.onnx",
     ]
     metrics = json.loads((run / "metrics.json").read_text())
     # the parameters really reached the run
