@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from browsing import chromium_path, static_server  # noqa: E402
+from browsing import chromium_path, draw_stroke, static_server  # noqa: E402
 
 OUT = ROOT / "samples" / "drawn"
 HTML = ROOT / "site" / "_build" / "html"
@@ -128,15 +128,7 @@ def draw(page, strokes) -> None:
     box = page.locator("#try-canvas").bounding_box()
     for stroke in strokes:
         before = page.evaluate("() => window.tryModel.state.reads")
-        page.mouse.move(
-            box["x"] + box["width"] * stroke[0][0], box["y"] + box["height"] * stroke[0][1]
-        )
-        page.mouse.down()
-        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
-            for step in range(1, 5):
-                x, y = x0 + (x1 - x0) * step / 4, y0 + (y1 - y0) * step / 4
-                page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
-        page.mouse.up()
+        draw_stroke(page, box, stroke, steps=4)
         page.wait_for_function(f"() => window.tryModel.state.reads > {before}")
 
 

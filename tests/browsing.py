@@ -72,3 +72,16 @@ def every_core_busy():
             loop.kill()
         for loop in loops:
             loop.wait()
+
+
+def draw_stroke(page, box: dict, stroke, steps: int = 10) -> None:
+    """Draw one stroke with the mouse, as a person does: pen down at the first point, through
+    the others in ``steps`` moves each, pen up. ``stroke`` is ``(x, y)`` fractions of ``box``
+    (an element's ``bounding_box()``)."""
+    points = [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in stroke]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        for step in range(1, steps + 1):
+            page.mouse.move(x0 + (x1 - x0) * step / steps, y0 + (y1 - y0) * step / steps)
+    page.mouse.up()

@@ -35,7 +35,7 @@ import browsing
 import nbformat
 import numpy as np
 import pytest
-from browsing import HOW_TO_GET_IT, chromium_path, every_core_busy, unavailable
+from browsing import HOW_TO_GET_IT, chromium_path, draw_stroke, every_core_busy, unavailable
 
 from mnist_helpers.app import MODEL_VARIABLE
 from mnist_helpers.canvas import drawing_to_input
@@ -275,13 +275,7 @@ def _draw_seven_and_read_it_then_clear(page, pad, screenshots: Path) -> str:
     expect(pad).to_contain_text(EMPTY_PAD, timeout=30_000)
     _wait_until_black(page, canvas)
     box = canvas.bounding_box()
-    points = [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in SEVEN]
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
-        for step in range(1, 11):
-            page.mouse.move(x0 + (x1 - x0) * step / 10, y0 + (y1 - y0) * step / 10)
-    page.mouse.up()
+    draw_stroke(page, box, SEVEN)
     expect(pad).to_contain_text("%", timeout=60_000)  # the guesses have arrived: read at once
     text = pad.inner_text()
     best = pad.locator("table tr").first.locator("b").inner_text()

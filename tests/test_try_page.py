@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browsing import every_core_busy, static_server
+from browsing import draw_stroke, every_core_busy, static_server
 from PIL import Image
 
 from mnist_helpers.canvas import drawing_to_input
@@ -101,13 +101,7 @@ def _draw(page, strokes) -> dict:
     box = canvas.bounding_box()
     for stroke in strokes:
         before = _reads(page)
-        points = [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
-            for step in range(1, 11):
-                page.mouse.move(x0 + (x1 - x0) * step / 10, y0 + (y1 - y0) * step / 10)
-        page.mouse.up()
+        draw_stroke(page, box, stroke)
         page.wait_for_function(f"() => window.tryModel.state.reads > {before}", timeout=30_000)
     last = page.evaluate("() => window.tryModel.state.last")
     rgba = page.evaluate(
