@@ -60,7 +60,9 @@ class TryPage:
     bytes_by_file: dict[str, int] = field(default_factory=dict)
 
 
-def vendor_onnxruntime(dest: Path, cache: Path | None = None) -> tuple[bool, str]:
+def vendor_onnxruntime(
+    dest: Path, url: str = ORT_URL, sha256: str = ORT_SHA256, cache: Path | None = None
+) -> tuple[bool, str]:
     """Put onnxruntime-web's :data:`ORT_FILES` into ``dest`` (fetched once, verified, cached).
 
     Returns ``(True, message)`` when they are in place, else ``(False, why)``.
@@ -69,7 +71,7 @@ def vendor_onnxruntime(dest: Path, cache: Path | None = None) -> tuple[bool, str
     shutil.rmtree(dest, ignore_errors=True)
     was_cached = cache.is_file()
     try:
-        tarball = fetch_verified(ORT_URL, ORT_SHA256, cache, ORT_MAX_BYTES, ORT_TIMEOUT)
+        tarball = fetch_verified(url, sha256, cache, ORT_MAX_BYTES, ORT_TIMEOUT)
         with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
             members = {member.name: member for member in archive.getmembers() if member.isfile()}
             dest.mkdir(parents=True)
@@ -234,9 +236,10 @@ def build_try_page(static: Path, run: str = "default") -> TryPage:
         if path.is_file() and path.name != "model_int8.onnx"
     }
     total = sum(page.bytes_by_file.values())
+    runtime = sum(v for k, v in page.bytes_by_file.items() if k.startswith("ort/"))
+    model = page.bytes_by_file.get("model.onnx")
     page.lines.append(
-        f"Try page: {total / 1e6:.1f} MB loaded with the 32-bit model (runtime "
-        f"{sum(v for k, v in page.bytes_by_file.items() if k.startswith('ort/')) / 1e6:.1f} MB, "
-        f"model {page.bytes_by_file.get('model.onnx', 0) / 1e6:.2f} MB)"
+        f"Try page: {total / 1e6:.1f} MB of its own files (runtime {runtime / 1e6:.1f} MB, "
+        + (f"model {model / 1e6:.2f} MB)" if model else "no model)")
     )
     return page
