@@ -293,26 +293,30 @@ def test_a_digit_is_read_in_milliseconds_and_the_page_weighs_what_the_build_says
     assert page.errors == [], page.errors
 
 
-def test_without_a_model_the_build_says_how_and_the_page_says_it_is_missing(page, site, tmp_path):
-    _, html = site
-    models, lines = try_page.export_site_models("no_such_run", tmp_path)
-    assert models == [] and "make run" in lines[0], lines
-    copy = tmp_path / "html"
-    shutil.copytree(html, copy, ignore=shutil.ignore_patterns("*.onnx"))
-    manifest = copy / "_static" / "try" / "model.json"
-    manifest.write_text(
-        json.dumps(
-            {
-                "models": [],
-                "runtime": True,
-                "missing": "Train one with `make run`, then `make site`.",
-            }
-        )
-    )
-    with static_server(copy) as url:
+def _status_of_a_copy(page, html: Path, folder: Path, manifest: dict, drop: str) -> str:
+    """The Try page's status line, from a copy of the built site without the files ``drop``
+    (a glob) and with ``manifest`` as its model.json, served by a static file server."""
+    shutil.copytree(html, folder, ignore=shutil.ignore_patterns(drop))
+    (folder / "_static" / "try" / "model.json").write_text(json.dumps(manifest))
+    page.errors.clear()
+    with static_server(folder) as url:
         page.goto(f"{url}/{PAGE}")
         page.wait_for_function("() => window.tryModel", timeout=30_000)
         page.evaluate("() => window.tryModel.ready")
-        status = page.inner_text("#try-status")
+        return page.inner_text("#try-status")
+
+
+def test_without_a_model_or_a_runtime_the_build_and_the_page_say_what_is_missing(
+    page, site, tmp_path
+):
+    _, html = site
+    models, lines = try_page.export_site_models("no_such_run", tmp_path)
+    assert models == [] and "make run" in lines[0], lines
+    missing = {"models": [], "runtime": True, "missing": "Train one with `make run`."}
+    status = _status_of_a_copy(page, html, tmp_path / "no_model", missing, "*.onnx")
     assert "The model is missing" in status and "make run" in status, status
     assert page.errors == [], page.errors
+    offline = {"models": [], "runtime": False, "missing": None}
+    status = _status_of_a_copy(page, html, tmp_path / "offline", offline, "ort")
+    assert "runtime (ONNX Runtime Web) is missing" in status, status
+    assert page.errors == [], page.errors  # nothing asked for the runtime that is not there

@@ -8,16 +8,20 @@
 // For the browser tests, `window.tryModel` holds the state: `ready` (a promise), `last` (the
 // last input, probabilities and timings) and `model` (what runs).
 
-import * as ort from "./ort/ort.wasm.min.mjs";
 import { createPad, pngBytes } from "./digit_pad.js";
 import { describeModel, onnxInfo } from "./onnx_info.js";
 import { ImageError, mnistLike } from "./preprocess.js";
 import { zipFiles } from "./zip.js";
 
-// One thread: a plain static file server cannot give the page the cross-origin isolation
-// that WebAssembly threads need, and one thread reads a digit in a millisecond or two.
-ort.env.wasm.numThreads = 1;
-ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
+let ort = null; // ONNX Runtime Web, loaded once the build says it is there (model.json)
+
+async function loadRuntime() {
+  ort = await import("./ort/ort.wasm.min.mjs");
+  // One thread: a plain static file server cannot give the page the cross-origin isolation
+  // that WebAssembly threads need, and one thread reads a digit in a millisecond or two.
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
+}
 
 /** An image's long side is reduced to this first, as mnist_helpers.preprocess does. */
 const WORKING_SIZE = 512;
@@ -240,6 +244,10 @@ async function loadOwnModel(files) {
     return;
   }
   const keeps = state.model ? ` The page keeps ${state.model.name}.` : "";
+  if (!ort) {
+    error.textContent = "The model runtime is missing from this site, so no model can run: build it again with make site.";
+    return;
+  }
   try {
     const bytes = new Uint8Array(await onnxFile.arrayBuffer());
     const info = onnxInfo(bytes); // a clear message for a file that is not an ONNX model
@@ -291,6 +299,7 @@ async function loadSiteModels() {
     );
     return;
   }
+  await loadRuntime();
   if (!manifest.models.length) {
     setStatus(`The model is missing. ${manifest.missing} You can still run your own model below.`);
     return;
