@@ -58,8 +58,14 @@ class TestAccuracyClock(keras.callbacks.Callback):
         print(f"  epoch {epoch + 1}: {self.train_seconds:6.1f} s, test {accuracy:.2%}", flush=True)
 
 
-def run_recipe(name: str, config: TrainConfig, data) -> dict:
-    """Train one recipe and return its row of the table."""
+def run_recipe(
+    name: str, config: TrainConfig, data, steps_per_execution: int = 1, policy: str = "float32"
+) -> dict:
+    """Train one recipe and return its row of the table. ``steps_per_execution`` > 1 runs that
+    many training steps per call into the compiled graph (Keras' ``compile`` option);
+    ``policy`` is Keras' dtype policy for the model (``mixed_bfloat16``: bfloat16 arithmetic,
+    float32 weights)."""
+    keras.mixed_precision.set_global_policy(policy)
     print(
         f"{name}: {config.architecture}, {config.epochs} epochs, {config.lr_schedule} lr",
         flush=True,
@@ -67,6 +73,13 @@ def run_recipe(name: str, config: TrainConfig, data) -> dict:
     seed_everything(config.seed)
     steps = -(-len(data.x_train) // config.batch_size)
     model = compile_model(build_model(config.architecture), config, steps)
+    if steps_per_execution > 1:
+        model.compile(
+            optimizer=model.optimizer,
+            loss=model.loss,
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+        )
     clock = TestAccuracyClock(data.x_test, data.y_test)
     model.fit(
         data.x_train,
@@ -98,17 +111,44 @@ def main() -> None:
     parser.add_argument("--epochs-ours", type=int, default=TrainConfig().epochs)
     parser.add_argument("--epochs-keras", type=int, default=15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a TrainConfig field of our recipe, e.g. --set batch_size=256 (a lever to measure)",
+    )
+    parser.add_argument("--steps-per-execution", type=int, default=1, help="for our recipe")
+    parser.add_argument(
+        "--policy", default="float32", help="our recipe's Keras dtype policy: mixed_bfloat16"
+    )
+    parser.add_argument("--skip-keras", action="store_true", help="train our recipe only")
     args = parser.parse_args()
+    defaults = TrainConfig()
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        overrides[name] = type(getattr(defaults, name))(value)
 
     data = load_mnist(validation_size=5000, seed=args.seed)
     recipes = {
-        "course CNN (03 default)": TrainConfig(epochs=args.epochs_ours, seed=args.seed),
+        "course CNN (03 default)": TrainConfig(
+            **{"epochs": args.epochs_ours, "seed": args.seed, **overrides}
+        ),
         "Keras example CNN": TrainConfig(
             **KERAS_EXAMPLE_RECIPE, epochs=args.epochs_keras, seed=args.seed
         ),
     }
     peak = practical_peak()
-    rows = [run_recipe(name, config, data) for name, config in recipes.items()]
+    if args.skip_keras:
+        del recipes["Keras example CNN"]
+    ours = {"steps_per_execution": args.steps_per_execution, "policy": args.policy}
+    rows = [
+        run_recipe(name, config, data, **(ours if "course" in name else {}))
+        for name, config in recipes.items()
+    ]
+    if overrides or args.steps_per_execution > 1 or args.policy != "float32":
+        print(f"our recipe with {overrides}, {ours}")
     print(f"\n{describe_machine()}, seed {args.seed}")
     print(
         f"practical peak, measured in this run: matmul {peak['matmul']:.0f} GFLOP/s, "
