@@ -144,7 +144,7 @@ def test_drawn_digits_read_as_python_reads_them_even_with_every_core_busy(
     _no_trouble(page)
 
 
-def test_each_shipped_sample_uploaded_reads_as_python_reads_it(try_page_open, predictor):
+def test_each_shipped_sample_uploaded_reads_as_python_reads_it(try_page_open, predictor, tmp_path):
     page = try_page_open
     samples = try_page.sample_images()
     assert len(samples) >= 12, samples
@@ -156,6 +156,15 @@ def test_each_shipped_sample_uploaded_reads_as_python_reads_it(try_page_open, pr
         python_digit = int(np.argmax(predictor(mnist_like(path)[np.newaxis])[0]))
         assert digit == python_digit, f"{path.name}: page {digit}, Python {python_digit}"
         assert path.name in page.inner_text("#try-status")
+    # the same file again is read again; a file that is no image gets a message
+    before = _reads(page)
+    page.set_input_files("#try-upload", str(samples[0]))
+    page.wait_for_function(f"() => window.tryModel.state.reads > {before}", timeout=30_000)
+    notes = tmp_path / "notes.png"
+    notes.write_text("this is a shopping list, not a picture")
+    page.set_input_files("#try-upload", str(notes))
+    page.wait_for_function(f"() => window.tryModel.state.reads > {before + 1}", timeout=30_000)
+    assert "notes.png: not an image this browser can read" in page.inner_text("#try-status")
     _no_trouble(page)
 
 

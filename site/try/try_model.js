@@ -188,6 +188,7 @@ async function onUpload(file) {
     bitmap = await createImageBitmap(file); // turned upright as its EXIF tag says
   } catch {
     setStatus(`${file.name}: not an image this browser can read; choose a PNG or JPEG file`);
+    state.reads += 1;
     return;
   }
   const scale = Math.min(1, WORKING_SIZE / Math.max(bitmap.width, bitmap.height));
@@ -342,13 +343,15 @@ $("try-clear").addEventListener("click", () => {
   $("try-seen").getContext("2d").clearRect(0, 0, 28, 28);
   setStatus("Cleared: draw a digit.");
 });
-$("try-upload").addEventListener("change", (event) => {
-  if (event.target.files.length) onUpload(event.target.files[0]);
+$("try-upload").addEventListener("change", async (event) => {
+  if (event.target.files.length) await onUpload(event.target.files[0]);
+  event.target.value = ""; // choosing the same file again reads it again
 });
 $("try-keep").addEventListener("click", () => keepDrawing(canvas));
 $("try-download").addEventListener("click", downloadKept);
-$("try-own-model").addEventListener("change", (event) => {
-  if (event.target.files.length) loadOwnModel(Array.from(event.target.files));
+$("try-own-model").addEventListener("change", async (event) => {
+  if (event.target.files.length) await loadOwnModel(Array.from(event.target.files));
+  event.target.value = "";
 });
 loadSiteModels()
   .catch((error) => setStatus(`The model could not start: ${error.message ?? error}`))
