@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -30,21 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from sweep_throughput import cpu_model  # noqa: E402
 
 from mnist_helpers.models import TRAINING_ONLY_LAYERS, build_model  # noqa: E402
+from mnist_helpers.timing import median_seconds  # noqa: E402
 from mnist_helpers.training import TrainConfig, compile_model, seed_everything  # noqa: E402
-
-
-def _median_seconds(function, repeats: int = 20, warmup: int = 3) -> float:
-    """The median wall time of ``function()`` over ``repeats`` calls, after ``warmup``."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _graph_flops(concrete_function) -> int:
@@ -62,15 +50,20 @@ def _graph_flops(concrete_function) -> int:
     return int(info.total_float_ops)
 
 
+def _gradients(model: keras.Model, x, y):
+    """The loss of ``model`` on ``(x, y)`` in training mode, and its gradients."""
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+    return loss, tape.gradient(loss, model.trainable_variables)
+
+
 def _train_step(model: keras.Model):
     """One training step of a compiled ``model`` as a tf.function: forward in training mode,
     the loss, its gradients, the optimizer's update."""
 
     @tf.function
     def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
+        loss, gradients = _gradients(model, x, y)
         model.optimizer.apply(gradients, model.trainable_variables)
         return loss
 
@@ -97,7 +90,7 @@ def practical_peak(size: int = 2048, repeats: int = 5) -> dict[str, float]:
         "conv2d": (conv, 2 * 256 * 28 * 28 * 3 * 3 * 64 * 64),
     }
     return {
-        name: flops / _median_seconds(lambda f=f: f().numpy(), repeats, warmup=2) / 1e9
+        name: flops / median_seconds(lambda f=f: f().numpy(), repeats) / 1e9
         for name, (f, flops) in work.items()
     }
 
@@ -125,62 +118,31 @@ def step_profile(architecture: str = "cnn", batch_size: int = 128, steps: int = 
 
     forward = tf.function(lambda: core(x, training=True))
 
-    @tf.function
-    def forward_backward():
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
-        return tape.gradient(loss, model.trainable_variables)
-
+    forward_backward = tf.function(lambda: _gradients(model, x, y)[1])
     step = _train_step(model)
-    batches = iter(())
-
-    def one_batch():  # what fit's input side does per step: slice, copy, make tensors
-        nonlocal batches
-        try:
-            return next(batches)
-        except StopIteration:
-            batches = iter(
-                tf.data.Dataset.from_tensor_slices((x_all, y_all)).batch(batch_size).prefetch(2)
-            )
-            return next(batches)
+    # what fit's input side does per step: slice the arrays, batch, make tensors
+    dataset = tf.data.Dataset.from_tensor_slices((x_all, y_all)).batch(batch_size)
+    batches = iter(dataset.repeat().prefetch(2))
 
     parts = {
-        "input (tf.data batches of a NumPy array)": lambda: one_batch()[0].numpy(),
+        "input (tf.data batches of a NumPy array)": lambda: next(batches)[0].numpy(),
         "augmentation layers": lambda: augmentation().numpy(),
         "forward, without augmentation": lambda: forward().numpy(),
         "forward and gradients": lambda: [g.numpy() for g in forward_backward()][0],
         "full step (forward, gradients, optimizer)": lambda: step(x, y).numpy(),
     }
-    seconds = {name: _median_seconds(part) for name, part in parts.items()}
-    start = time.perf_counter()
-    model.fit(x_all, y_all, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-    first = time.perf_counter() - start  # includes compiling fit's own step once
+    seconds = {name: median_seconds(part, repeats=20) for name, part in parts.items()}
+    model.fit(x_all, y_all, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)  # compiles
     start = time.perf_counter()
     model.fit(x_all, y_all, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
     seconds["Keras fit, per step"] = (time.perf_counter() - start) / steps
-    return {
-        "seconds": seconds,
-        "flops": training_step_flops(model, batch_size),
-        "fit_first_epoch_seconds": first,
-    }
-
-
-def processor_name() -> str:
-    """The processor's name as Linux reports it (``/proc/cpuinfo``), else Python's guess."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return {"seconds": seconds, "flops": training_step_flops(model, batch_size)}
 
 
 def describe_machine() -> str:
     """One line: cores, processor, TensorFlow and Keras versions."""
     return (
-        f"{os.cpu_count()} CPU cores, {processor_name()}, "
+        f"{os.cpu_count()} CPU cores, {cpu_model()}, "
         f"TensorFlow {tf.__version__}, Keras {keras.version()}"
     )
 

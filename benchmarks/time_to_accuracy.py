@@ -27,6 +27,7 @@ import keras  # noqa: E402
 import pandas as pd  # noqa: E402
 from machine import describe_machine, practical_peak, training_step_flops  # noqa: E402
 
+from mnist_helpers.course import parse_value  # noqa: E402
 from mnist_helpers.data import load_mnist  # noqa: E402
 from mnist_helpers.models import build_model  # noqa: E402
 from mnist_helpers.training import (  # noqa: E402
@@ -124,17 +125,16 @@ def main() -> None:
     )
     parser.add_argument("--skip-keras", action="store_true", help="train our recipe only")
     args = parser.parse_args()
-    defaults = TrainConfig()
     overrides = {}
-    for item in args.set:
+    for item in args.set:  # values read as make run's -p reads them (3 -> int, true -> bool)
         name, _, value = item.partition("=")
-        overrides[name] = type(getattr(defaults, name))(value)
+        overrides[name] = parse_value(value)
 
     data = load_mnist(validation_size=5000, seed=args.seed)
     recipes = {
         "course CNN (03 default)": TrainConfig(
             **{"epochs": args.epochs_ours, "seed": args.seed, **overrides}
-        ),
+        ).validate(),
         "Keras example CNN": TrainConfig(
             **KERAS_EXAMPLE_RECIPE, epochs=args.epochs_keras, seed=args.seed
         ),
