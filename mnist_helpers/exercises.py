@@ -193,8 +193,8 @@ NUMBER_EXERCISES: dict[str, tuple[str, Callable[[], float], str]] = {
     ),
     "03.2": (
         "the end of the warm-up",
-        lambda: (4 * 100) // 4,
-        "the warm-up takes the first quarter of all the training steps",
+        lambda: (4 * 100) // 8,
+        "the warm-up takes the first eighth of all the training steps",
     ),
 }
 
