@@ -192,10 +192,16 @@ def appearance_augmentation_layers(seed: int | None = None) -> list[keras.layers
     ]
 
 
-def augmentation_layers(seed: int | None = None) -> keras.Sequential:
+def augmentation_layers(
+    seed: int | None = None, interpolation: str = "nearest"
+) -> keras.Sequential:
     """Random rotations (up to 10 degrees), shifts and zooms (up to 10 %), in training only;
-    areas moved in from outside are black, like MNIST's background. Taught in 05."""
+    areas moved in from outside are black, like MNIST's background. Each new pixel takes the
+    value of the ``nearest`` old one, so strokes stay sharp (``"bilinear"`` averages its
+    neighbours: a slight blur). Taught in 05."""
+    check_choice("interpolation", interpolation, ("nearest", "bilinear"), "e.g. 'nearest'")
     fill = {"fill_mode": "constant", "fill_value": 0.0, "seed": seed}
+    fill["interpolation"] = interpolation
     return keras.Sequential(
         [
             layers.RandomRotation(10 / 360, name="rotate", **fill),

@@ -158,6 +158,21 @@ def test_augmented_model_has_the_same_parameters_and_is_idle_at_inference():
     assert changed.shape == images.shape and not np.allclose(changed, images)
 
 
+def test_augmentation_moves_whole_pixels_by_default_and_blurs_only_if_asked():
+    """``nearest`` keeps the strokes sharp: every new pixel is an old one's value (or the black
+    moved in from outside); ``bilinear`` mixes neighbours into new grey levels."""
+    from mnist_helpers.models import augmentation_layers
+
+    images = np.zeros((8, 28, 28, 1), dtype="float32")
+    images[:, 8:20, 12:16] = 1.0  # a white bar: only 0 and 1 before
+    sharp = np.asarray(augmentation_layers(seed=3)(images, training=True))
+    assert set(np.unique(sharp)) <= {0.0, 1.0} and not np.array_equal(sharp, images)
+    soft = np.asarray(augmentation_layers(seed=3, interpolation="bilinear")(images, training=True))
+    assert ((soft > 0.01) & (soft < 0.99)).any()
+    with pytest.raises(ValueError, match=r"interpolation must be one of \['nearest', 'bilinear'\]"):
+        augmentation_layers(interpolation="cubic")
+
+
 def test_standardize_layer_gives_each_image_mean_0_and_std_1_and_ignores_brightness():
     from mnist_helpers.models import standardize_layer
 
