@@ -4,7 +4,7 @@ from the model, this machine's practical peak measured now, and where a step's t
 Used by ``time_to_accuracy.py`` (FLOPs and GFLOP/s beside the time to 99 %) and runnable on its
 own for the profile of one training step::
 
-    .venv/bin/python benchmarks/machine.py [--architecture cnn] [--batch-size 128]
+    .venv/bin/python benchmarks/machine.py [--architecture cnn] [--batch-size 256]
 
 * **Work** (:func:`training_step_flops`): TensorFlow's own profiler counts the floating-point
   operations of the graph of one whole training step (forward, gradients, optimizer update),
@@ -32,7 +32,12 @@ from sweep_throughput import cpu_model  # noqa: E402
 
 from mnist_helpers.models import TRAINING_ONLY_LAYERS, build_model  # noqa: E402
 from mnist_helpers.timing import median_seconds  # noqa: E402
-from mnist_helpers.training import TrainConfig, compile_model, seed_everything  # noqa: E402
+from mnist_helpers.training import (  # noqa: E402
+    STEPS_PER_EXECUTION,
+    TrainConfig,
+    compile_model,
+    seed_everything,
+)
 
 
 def _graph_flops(concrete_function) -> int:
@@ -95,12 +100,13 @@ def practical_peak(size: int = 2048, repeats: int = 5) -> dict[str, float]:
     }
 
 
-def step_profile(architecture: str = "cnn", batch_size: int = 128, steps: int = 40) -> dict:
+def step_profile(architecture: str = "cnn", batch_size: int = 256, steps: int = 40) -> dict:
     """Median seconds per step of each part of training ``architecture`` (see module doc), with
     the step's FLOPs; on random images, so that no data set is needed."""
     seed_everything(0)
     config = TrainConfig(architecture=architecture, batch_size=batch_size)
-    model = compile_model(build_model(architecture), config, steps_per_epoch=430)
+    # as train compiles it: fit runs STEPS_PER_EXECUTION steps per call
+    model = compile_model(build_model(architecture), config, 215, STEPS_PER_EXECUTION)
     rng = np.random.default_rng(0)
     x_all = rng.random((batch_size * steps, 28, 28, 1), dtype=np.float32)
     y_all = rng.integers(0, 10, batch_size * steps)
