@@ -117,6 +117,9 @@ def test_train_writes_a_complete_run_and_is_reproducible(runs):
         validation_size=40,
     )
     first = train(config, data=data, verbose=0)
+    # trained 8 steps per call, the model returned predicts one batch per call (no retracing)
+    assert first.model.steps_per_execution == 1
+    assert first.model.predict(data.x_test, batch_size=7, verbose=0).shape == (60, 10)
     run = runs / "tiny"
     assert sorted(p.name for p in run.iterdir()) == ["history.csv", "metrics.json", "model.keras"]
     metrics = json.loads((run / "metrics.json").read_text())
@@ -157,20 +160,6 @@ def test_steps_per_execution_changes_the_speed_not_the_numbers():
         weights[steps] = [np.asarray(w) for w in model.weights]
     for one, grouped in zip(weights[1], weights[STEPS_PER_EXECUTION], strict=True):
         np.testing.assert_array_equal(one, grouped)
-
-
-def test_the_trained_model_predicts_one_batch_per_call(runs):
-    config = TrainConfig(
-        architecture="keras_example",
-        epochs=1,
-        batch_size=32,
-        run_name="spe",
-        n_train=120,
-        validation_size=40,
-    )
-    result = train(config, data=tiny_data(), verbose=0)
-    assert result.model.steps_per_execution == 1
-    assert result.model.predict(tiny_data().x_test, batch_size=7, verbose=0).shape == (60, 10)
 
 
 def test_reestimate_batch_norm_sets_the_average_statistics_and_keeps_the_momentum():
