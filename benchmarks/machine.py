@@ -105,8 +105,9 @@ def step_profile(architecture: str = "cnn", batch_size: int = 256, steps: int = 
     the step's FLOPs; on random images, so that no data set is needed."""
     seed_everything(0)
     config = TrainConfig(architecture=architecture, batch_size=batch_size)
-    # as train compiles it: fit runs STEPS_PER_EXECUTION steps per call
-    model = compile_model(build_model(architecture), config, 215, STEPS_PER_EXECUTION)
+    # as train compiles it (03's 55,000 training images): STEPS_PER_EXECUTION steps per call
+    steps_per_epoch = -(-55_000 // batch_size)
+    model = compile_model(build_model(architecture), config, steps_per_epoch, STEPS_PER_EXECUTION)
     rng = np.random.default_rng(0)
     x_all = rng.random((batch_size * steps, 28, 28, 1), dtype=np.float32)
     y_all = rng.integers(0, 10, batch_size * steps)

@@ -1,8 +1,8 @@
 """Time to 99 % test accuracy: the course's recipe against the canonical Keras example.
 
-Usage (takes about 8 minutes on 2 CPU cores)::
+Usage (takes about 4 minutes on 2 CPU cores)::
 
-    .venv/bin/python benchmarks/time_to_accuracy.py [--epochs-ours 7] [--epochs-keras 15]
+    .venv/bin/python benchmarks/time_to_accuracy.py [--epochs-ours 6] [--epochs-keras 15]
 
 Both recipes train in this one process on the same 55,000 training images (5,000 held out
 for validation, as in 03) with the same seed. After every epoch the clock is paused and the
