@@ -1,10 +1,13 @@
 """Run the course's notebooks headlessly with papermill.
 
 ``python -m mnist_helpers.course run`` (``make run``) executes every notebook into
-``runs/notebooks/`` with its figures in ``runs/figures/``; ``notebooks`` (``make notebooks``)
-re-executes the committed notebooks in place with their defaults. ``-p epochs 3`` or
-``--params params.yaml`` set parameters (each goes to the notebooks that declare it; a
-parameter whose default is text stays text); ``--only 03 04`` picks notebooks by prefix.
+``runs/notebooks/`` with its figures in ``runs/figures/``, with the notebooks' own defaults:
+the class-sized ones (05 and 07 run their quick ``smoke`` profile). ``notebooks`` (``make
+notebooks``) re-executes the committed notebooks in place at the full profile
+(:data:`COMMITTED_PARAMETERS`); their parameters cells keep the class-sized defaults.
+``-p epochs 3`` or ``--params params.yaml`` set parameters (each goes to the notebooks that
+declare it; a parameter whose default is text stays text); ``-p profile smoke`` also sends
+03's run to ``runs/smoke/`` and has 04, 06 and 07 read it; ``--only 03 04`` picks notebooks.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ except ImportError as err:
         'pip install "mnist_helpers[course]" (make setup installs everything)'
     ) from err
 
-#: Parameters ``run`` gives a notebook unless you set them (``make run PROFILE=full``: all full).
-RUN_DEFAULTS: dict[str, dict] = {
-    "05_going_further.ipynb": {"profile": "smoke"},
-    "07_when_the_data_shifts.ipynb": {"profile": "smoke"},
+#: The parameters of the committed outputs (``make notebooks``): the full profile, where a
+#: notebook's own default is the quick one that fits a class. Their outputs say so.
+COMMITTED_PARAMETERS: dict[str, dict] = {
+    "05_going_further.ipynb": {"profile": "full"},
+    "07_when_the_data_shifts.ipynb": {"profile": "full"},
 }
 
 
@@ -219,6 +223,18 @@ def _drop_local_paths(path: Path) -> None:
             nbformat.write(nb, tmp)
 
 
+def _drop_injected_parameters(path: Path) -> None:
+    """Remove the cell papermill added after the ``parameters`` cell (a committed notebook's
+    Run All must use its own, class-sized defaults); the record of the parameters stays in
+    the notebook's metadata, where the guide's table reads it."""
+    nb = nbformat.read(path, as_version=4)
+    kept = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    if len(kept) != len(nb.cells):
+        nb.cells = kept
+        with atomic_path(path) as tmp:
+            nbformat.write(nb, tmp)
+
+
 def execute_notebooks(
     paths: list[Path], parameters: dict | None = None, in_place: bool = False
 ) -> list[Path]:
@@ -233,11 +249,13 @@ def execute_notebooks(
         print(f"running {path.name} ...", flush=True)
         if in_place:
             with atomic_path(path) as tmp:
-                execute_notebook(path, tmp, parameters)
+                mine = {**COMMITTED_PARAMETERS.get(path.name, {}), **(parameters or {})}
+                execute_notebook(path, tmp, mine)
+                _drop_injected_parameters(tmp)
             done.append(path)
         else:
-            mine = {**RUN_DEFAULTS.get(path.name, {}), **(parameters or {})}
-            done.append(execute_notebook(path, runs_dir() / "notebooks" / path.name, mine))
+            output = runs_dir() / "notebooks" / path.name
+            done.append(execute_notebook(path, output, parameters))
         print(f"  {time.perf_counter() - start:.0f} s -> {done[-1]}", flush=True)
     return done
 
@@ -289,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("`notebooks` re-creates the committed outputs: it takes no parameters")
     if args.command == "run":  # a run with your parameters must not overwrite figures/
         os.environ.setdefault("MNIST_FIGURES_DIR", str(runs_dir() / "figures"))
+    profile = parameters.get("profile", "full")
+    if isinstance(profile, str) and profile != "full" and "run_name" not in parameters:
+        parameters["run_name"] = profile  # 03 trains runs/smoke; 04, 06 and 07 read it
     start, started = time.perf_counter(), time.time()
     try:
         execute_notebooks(paths, parameters, in_place=args.command == "notebooks")

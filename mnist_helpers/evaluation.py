@@ -45,10 +45,14 @@ def load_run(run_name: str = "default") -> Run:
         f for f in ("model.keras", "metrics.json", "history.csv") if not (path / f).is_file()
     ]
     if missing:
+        finished = sorted(p.parent.name for p in runs_dir().glob("*/metrics.json"))
+        others = [name for name in finished if name != run_name]
+        listed = f" Finished runs here: {', '.join(others[:8])}{', ...' * (len(others) > 8)}."
         raise RunNotFoundError(
             f"run {run_name!r} is not finished: {path} lacks {', '.join(missing)}. "
             "Train it first: run notebooks/03_training.ipynb (e.g. `make run`, or "
             f"`papermill notebooks/03_training.ipynb out.ipynb -p run_name {run_name}`)."
+            + (listed + " Or set run_name to one of them." if others else "")
         )
     model = load_model_safely(path / "model.keras")
     again = (

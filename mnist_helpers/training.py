@@ -26,10 +26,12 @@ from mnist_helpers.models import MODEL_VARIANTS, build_model, inference_model
 from mnist_helpers.paths import check_run_name, runs_dir
 
 #: Named settings for notebook 03: ``full`` is the course's recipe, ``smoke`` a quick run
-#: that must still learn: reach its ``ACCURACY_FLOORS`` (chance is 10 %).
+#: that must still learn: reach its ``ACCURACY_FLOORS`` (chance is 10 %). Each saves to a
+#: folder of its own (``runs/default``, ``runs/smoke``): a quick run never replaces the
+#: model that 04, 06 and 07 use.
 PROFILES: dict[str, dict] = {
-    "full": {"epochs": 6, "n_train": None},
-    "smoke": {"epochs": 2, "n_train": 6000},
+    "full": {"epochs": 6, "n_train": None, "run_name": "default"},
+    "smoke": {"epochs": 2, "n_train": 6000, "run_name": "smoke"},
 }
 ACCURACY_FLOORS: dict[str, float] = {"full": 0.993, "smoke": 0.90}
 #: The Keras example's own recipe (keras.io's "Simple MNIST convnet"): Adam at 0.001,
@@ -215,6 +217,10 @@ class RunInUseError(RuntimeError):
     """Another process is training a run of the same name right now."""
 
 
+class RunExistsError(FileExistsError):
+    """A larger finished run has the name a smaller run asked for."""
+
+
 @contextmanager
 def _locked(lock_file: Path, run_name: str) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_file`` (released by the system if the process dies)."""
@@ -288,6 +294,33 @@ def check_data_matches(config: TrainConfig, data: MnistData) -> None:
         raise ValueError("data has a different number of images and labels in a split")
 
 
+def check_not_replacing_a_larger_run(config: TrainConfig) -> None:
+    """Raise :class:`RunExistsError` if ``runs/<config.run_name>/`` holds a finished run that
+    saw more training images or ran more epochs than ``config`` asks for: a quick run must not
+    replace a full one (say, the model 04, 06 and 07 use) by accident. A run of the same size
+    or larger replaces it, as does any folder without a readable ``metrics.json``."""
+    try:
+        old = json.loads((runs_dir() / config.run_name / "metrics.json").read_bytes())
+        old_images, old_epochs = int(old["n_train"]), int(old["config"]["epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # nothing finished there (or nothing we can read): nothing to protect
+    images = config.n_train or 60_000 - config.validation_size
+    if old_images <= images and old_epochs <= config.epochs:
+        return
+    accuracy = old.get("test_accuracy")
+    scored = f", test accuracy {accuracy:.2%}" if isinstance(accuracy, float) else ""
+
+    def size(epochs: int, n: int) -> str:
+        return f"{epochs} epoch{'s' * (epochs != 1)} on {n:,} images"
+
+    raise RunExistsError(
+        f"runs/{config.run_name}/ holds a larger run ({size(old_epochs, old_images)}{scored}) "
+        f"than this one ({size(config.epochs, images)}), which "
+        "would replace it. Choose another run_name (03's smoke profile saves to runs/smoke), "
+        f"or delete {runs_dir() / config.run_name} first if you really mean to replace it."
+    )
+
+
 def check_callbacks(callbacks: object) -> list[keras.callbacks.Callback]:
     """Return ``callbacks`` (``None``: none) as a list of Keras callback objects, or raise a
     TypeError that says what to pass instead (one callback not in a list, a class)."""
@@ -336,6 +369,7 @@ def train(
     own_callbacks = check_callbacks(callbacks)
     if data is not None:
         check_data_matches(config, data)
+    check_not_replacing_a_larger_run(config)
     with new_run_folder(config.run_name) as run_dir:
         seed_everything(config.seed)
         if data is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -162,6 +163,60 @@ def test_notebooks_in_place_replace_the_tracked_file_once_finished(tmp_path, mon
     assert executed.cells[-1].outputs[0]["text"] == "executed\n"
     assert "input_path" not in executed.metadata["papermill"]
     assert [p.name for p in tmp_path.iterdir()] == ["01_tiny.ipynb"]
+
+
+def test_committed_outputs_come_from_the_full_profile_and_keep_the_class_default(
+    tmp_path, monkeypatch
+):
+    """make notebooks runs 05 at the full profile, but the committed notebook's Run All
+    must stay class-sized: papermill's injected cell is not kept."""
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(profile)"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.metadata["kernelspec"]["language"] = "python"
+    path = tmp_path / "05_going_further.ipynb"
+    nbformat.write(nb, path)
+    calls: list[dict] = []
+
+    def execute(input_path, output_path, parameters=None, **kwargs):
+        calls.append(dict(parameters))
+        ran = nbformat.read(input_path, as_version=4)
+        injected = nbformat.v4.new_code_cell(
+            'profile = "full"', metadata={"tags": ["injected-parameters"]}
+        )
+        ran.cells.insert(1, injected)
+        ran.cells[-1].outputs = [nbformat.v4.new_output("stream", text="full\n")]
+        ran.metadata["papermill"] = {"duration": 1.0, "parameters": dict(parameters)}
+        nbformat.write(ran, output_path)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    course.execute_notebooks([path], in_place=True)
+    assert calls == [{"profile": "full"}]
+    committed = nbformat.read(path, as_version=4)
+    assert [c.source for c in committed.cells] == ['profile = "smoke"', "print(profile)"]
+    assert committed.cells[-1].outputs[0]["text"] == "full\n"  # the outputs say "full"
+    assert committed.metadata["papermill"]["parameters"] == {"profile": "full"}
+
+
+def test_a_quick_profile_trains_runs_smoke_and_the_later_notebooks_read_it(monkeypatch, workspace):
+    """make run PROFILE=smoke must not replace runs/default, and 04 must evaluate that run."""
+    import papermill
+
+    calls: list[dict] = []
+    monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
+    assert course.main(["run", "--only", "03", "04", "-p", "profile", "smoke"]) == 0
+    assert [(Path(c["input"]).name, c.get("run_name")) for c in calls] == [
+        ("03_training.ipynb", "smoke"),
+        ("04_evaluation.ipynb", "smoke"),
+    ]
+    calls.clear()
+    assert course.main(["run", "--only", "03", "-p", "profile", "full"]) == 0
+    assert "run_name" not in calls[0]  # 03's own default: runs/default
 
 
 def test_cells_with_a_left_out_tag_are_neither_run_nor_in_the_output(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ from mnist_helpers.evaluation import (
     most_confused_pairs,
     per_class_report,
 )
+from mnist_helpers.paths import runs_dir
 
 Y_TRUE = np.array([0, 0, 1, 1, 2, 2, 7, 7, 7, 1])
 Y_PRED = np.array([0, 0, 1, 7, 2, 2, 7, 1, 7, 7])
@@ -85,8 +86,18 @@ def test_calibration_table_and_error():
 
 
 def test_missing_run_says_which_notebook_to_run(workspace):
-    with pytest.raises(RunNotFoundError, match=r"03_training\.ipynb.*-p run_name nope"):
+    with pytest.raises(RunNotFoundError, match=r"03_training\.ipynb.*-p run_name nope`\)\.$"):
         load_run("nope")
+
+
+def test_missing_run_names_the_finished_ones(workspace):
+    """A class that ran 03's smoke profile has runs/smoke, not runs/default: say so."""
+    for name in ("smoke", "05_baseline-smoke"):
+        (runs_dir() / name).mkdir(parents=True)
+        (runs_dir() / name / "metrics.json").write_text("{}")
+    message = r"Finished runs here: 05_baseline-smoke, smoke\. Or set run_name to one of them"
+    with pytest.raises(RunNotFoundError, match=message):
+        load_run("default")
 
 
 def test_load_run_reads_nothing_outside_the_runs_folder(workspace):

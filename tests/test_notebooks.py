@@ -70,12 +70,13 @@ def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
     committed = {p.name for p in (project_root() / "figures").glob("*.png")}
     assert committed <= {p.name for p in (runs / "figures").iterdir()}
     assert course_run.committed_figures_untouched
-    # 05 ran its smoke profile (make run's default for it): its runs use 2,000 images
+    # 05 ran its smoke profile: its runs use 2,000 images, in folders of their own (a quick
+    # run never replaces a full one)
     members = sorted(runs.glob("05_*/metrics.json"))
     assert [p.parent.name for p in members] == [
-        "05_augmented_s42",
-        "05_augmented_s43",
-        "05_baseline",
+        "05_augmented_s42-smoke",
+        "05_augmented_s43-smoke",
+        "05_baseline-smoke",
     ]
     for path in members:
         member = json.loads(path.read_text())
@@ -85,11 +86,11 @@ def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
     # 07 ran its smoke profile: its own runs learned, and it scored 03's smoke run
     shifted = sorted(p.parent.name for p in runs.glob("07_*/metrics.json"))
     assert shifted == [
-        "07_cnn_plain",
-        "07_cnn_standardized",
-        "07_cnn_standardized_augmented",
-        "07_keras_example",
-        "07_mlp",
+        "07_cnn_plain-smoke",
+        "07_cnn_standardized-smoke",
+        "07_cnn_standardized_augmented-smoke",
+        "07_keras_example-smoke",
+        "07_mlp-smoke",
     ]
     for name in shifted:
         member = json.loads((runs / name / "metrics.json").read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from mnist_helpers.data import MnistData
 from mnist_helpers.training import (
     STEPS_PER_EXECUTION,
+    RunExistsError,
     RunInUseError,
     TrainConfig,
     batch_norm_layers,
@@ -94,6 +96,13 @@ def test_profiles_set_defaults_and_overrides_win():
     assert config_from_profile("smoke", epochs=3).epochs == 3
     full = config_from_profile("full", seed=7)
     assert (full.epochs, full.n_train, full.seed) == (6, None, 7)
+
+
+def test_each_profile_saves_to_its_own_run_unless_named():
+    """03's smoke run must not replace runs/default, the model 04, 06 and 07 use."""
+    assert config_from_profile("full").run_name == "default"
+    assert config_from_profile("smoke", run_name=None).run_name == "smoke"
+    assert config_from_profile("smoke", run_name="mine").run_name == "mine"
 
 
 def test_warmup_cosine_schedule_peaks_at_the_learning_rate():
@@ -276,6 +285,41 @@ def test_a_new_run_removes_the_old_models_files_and_exports(runs):
     assert (old / "history.csv").read_text() != "from the previous model"
     assert (old / "mine" / "plot.txt").read_text() == "yours"  # yours stay
     assert sorted(p.name for p in runs.iterdir()) == [".again.lock", "again"]
+
+
+def _finished_run(runs, name, n_train, epochs, accuracy=0.99):
+    (runs / name).mkdir(parents=True)
+    metrics = {"n_train": n_train, "test_accuracy": accuracy, "config": {"epochs": epochs}}
+    (runs / name / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_a_smaller_run_never_replaces_a_larger_one(runs):
+    _finished_run(runs, "default", n_train=55_000, epochs=6, accuracy=0.9946)
+    smaller = TrainConfig(
+        epochs=1, batch_size=60, run_name="default", n_train=120, validation_size=40
+    )
+    message = (
+        r"runs/default/ holds a larger run \(6 epochs on 55,000 images, test accuracy 99.46%\) "
+        r"than this one \(1 epoch on 120 images\).*Choose another run_name"
+    )
+    with pytest.raises(RunExistsError, match=message):
+        train(smaller, data=tiny_data(n_train=120), verbose=0)
+    assert json.loads((runs / "default" / "metrics.json").read_text())["n_train"] == 55_000
+    # fewer epochs on as many images is smaller too
+    _finished_run(runs, "long", n_train=120, epochs=5)
+    with pytest.raises(RunExistsError, match="5 epochs on 120 images"):
+        train(dataclasses.replace(smaller, run_name="long"), data=tiny_data(), verbose=0)
+
+
+@pytest.mark.slow
+def test_a_run_as_large_or_larger_replaces_the_old_one(runs):
+    _finished_run(runs, "same", n_train=120, epochs=1, accuracy=0.5)
+    _finished_run(runs, "broken", n_train=120, epochs=1)
+    (runs / "broken" / "metrics.json").write_text("{not json")
+    config = TrainConfig(epochs=1, batch_size=60, n_train=120, validation_size=40)
+    for name in ("same", "broken"):
+        train(dataclasses.replace(config, run_name=name), data=tiny_data(), verbose=0)
+        assert json.loads((runs / name / "metrics.json").read_text())["test_accuracy"] != 0.5
 
 
 def _stop_after_first_epoch():

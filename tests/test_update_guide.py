@@ -100,6 +100,14 @@ def test_time_lines_are_generated_from_the_plan_and_the_run_and_replace_only_the
     )
     assert source.splitlines()[3] == "Needs: nothing."
     assert update_guide.update_time_lines(rows, tmp_path) == []  # already up to date
+    # outputs from other parameters than the notebook's defaults (make notebooks' full
+    # profile for 05 and 07) say so
+    rows[0]["parameters"] = "profile='full'"
+    assert update_guide.time_line(rows[0]) == (
+        "**Time:** about 45 minutes in class (30 teaching, 15 exercises); running every cell "
+        "with profile='full', as for the outputs below, took the computer 2 min 3 s "
+        "(2 CPU cores, no GPU; all notebooks: docs/teaching.md)."
+    )
 
 
 def test_a_notebook_without_a_time_line_is_an_error_naming_it(tmp_path):

@@ -116,9 +116,11 @@ def time_line(row: dict) -> str:
     """A notebook's ``**Time:**`` line: class minutes from its plan, computer time from its
     last headless run (the same row as the guide's table, so the two never disagree)."""
     teaching, exercises = row["teaching"] or 0, row["exercises"] or 0
+    parameters = row["parameters"]
+    how = "" if parameters == "defaults" else f" with {parameters}, as for the outputs below,"
     return (
         f"{TIME_PREFIX} about {teaching + exercises} minutes in class ({teaching} teaching, "
-        f"{exercises} exercises); running every cell took the computer "
+        f"{exercises} exercises); running every cell{how} took the computer "
         f"{minutes(row['seconds'])} ({row['machine']}; all notebooks: docs/teaching.md)."
     )
 
