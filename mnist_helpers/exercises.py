@@ -8,6 +8,7 @@ checker's own set-up (MNIST missing, a broken install) is a :class:`CourseSetupE
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -324,6 +325,40 @@ def _not_trained_hint(model) -> str | None:
     )
 
 
+def _training_hint(
+    model, epochs: int, images: int, batch_size: int, learning_rate: float | None = None
+) -> str | None:
+    """A hint unless ``model`` was compiled with Adam (at ``learning_rate``, if given) and fit
+    once as the exercise prescribes: ``epochs`` epochs of ``images`` images in batches of
+    ``batch_size``, counted by the optimizer's steps."""
+    import keras
+
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return (
+            "the structure is right, but the model was never compiled: compile it and fit it "
+            "on the training images before checking"
+        )
+    if not isinstance(optimizer, keras.optimizers.Adam):
+        return f"compile it with Adam (optimizer='adam'), not {type(optimizer).__name__}"
+    if learning_rate is not None and not math.isclose(
+        float(optimizer.learning_rate), learning_rate, rel_tol=1e-6
+    ):
+        return (
+            f"use Adam at its default rate ({learning_rate}), got "
+            f"{float(optimizer.learning_rate):g}"
+        )
+    steps = epochs * math.ceil(images / batch_size)
+    taken = int(optimizer.iterations)
+    if taken != steps:
+        return (
+            f"train it as the exercise says: {epochs} epochs on the first {images:,} training "
+            f"images in batches of {batch_size}, {steps} steps in all; it took {taken} (build "
+            "the model again before fitting it again: a second fit goes on from the first)"
+        )
+    return None
+
+
 def _model_hint(answer, name: str) -> str | None:
     """A hint unless ``answer`` is a Keras model from 28x28x1 images to 10 probabilities."""
     import keras
@@ -362,7 +397,9 @@ def _check_02_4(answer):
     # a 3x3 filter per channel plus a bias, then a weight per pooled 13x13x8 value per class
     if answer.count_params() != 8 * (3 * 3 + 1) + 13 * 13 * 8 * 10 + 10:
         return "the layers are right but the parameter count is not: check each layer's settings"
-    return _not_trained_hint(answer)
+    return _training_hint(answer, epochs=2, images=10_000, batch_size=32) or _not_trained_hint(
+        answer
+    )
 
 
 @exercise("03.4", "a lighter head")
@@ -393,7 +430,8 @@ def _check_03_4(answer):
             "the lighter head's count: keep the three blocks as given, and put nothing between "
             "the pooling and the output layer"
         )
-    return _not_trained_hint(answer)
+    prescribed = {"epochs": 2, "images": 6000, "batch_size": 32, "learning_rate": 1e-3}
+    return _training_hint(answer, **prescribed) or _not_trained_hint(answer)
 
 
 LABEL_KEEPING = {"rotate by up to 10 degrees", "shift by up to 3 pixels", "zoom by up to 10%"}

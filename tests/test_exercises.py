@@ -177,6 +177,38 @@ def test_light_head_near_misses_get_a_hint(near_miss, hint):
     assert hint in hint_for("03.4", near_miss())
 
 
+def _fit(model, images, epochs, batch_size, optimizer="adam"):
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    x = np.zeros((images, 28, 28, 1), "float32")
+    model.fit(x, np.zeros(images, "int64"), epochs=epochs, batch_size=batch_size, verbose=0)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("train", "hint"),
+    [
+        (lambda m: m, "never compiled: compile it and fit it"),
+        (lambda m: _fit(m, 320, 2, 32, optimizer="sgd"), "compile it with Adam"),
+        (lambda m: _fit(m, 320, 1, 32), "2 epochs on the first 10,000 training images"),
+        (lambda m: _fit(m, 320, 2, 64), "626 steps in all; it took 10"),
+    ],
+    ids=["untrained", "sgd", "one epoch", "other batches"],
+)
+def test_the_first_cnn_must_be_trained_as_prescribed(train, hint):
+    """02.4 used to pass any model at 80 %: now its training is checked too, by the steps
+    Adam took (2 epochs x 313 batches of 32), before the accuracy."""
+    assert hint in exercises._training_hint(train(first_cnn()), 2, 10_000, 32)
+
+
+def test_the_light_head_must_use_adams_default_rate():
+    model = light_cnn()
+    _fit(model, 64, 1, 32, optimizer=keras.optimizers.Adam(0.01))
+    hint = exercises._training_hint(model, 2, 6000, 32, learning_rate=1e-3)
+    assert "Adam at its default rate (0.001), got 0.01" in hint
+    steps = exercises._training_hint(model, 1, 64, 32, learning_rate=0.01)
+    assert steps is None  # as prescribed: no hint
+
+
 def test_a_stub_answer_raises_not_implemented_error():
     def stub(*args):
         raise NotImplementedError()
