@@ -9,6 +9,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -213,16 +214,20 @@ def plot_learning_curves(
     best_epoch: int | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Loss and accuracy per epoch; ``best_epoch`` (from 1) dotted. Taught in 03."""
+    """Loss and accuracy (fractions in ``history``, drawn in %) per epoch, training and
+    validation; ``best_epoch`` (from 1), the epoch whose weights were kept (the best on
+    validation), dotted. Taught in 03."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = np.arange(1, len(history) + 1)
-    for metric, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
-        ax.plot(epochs, history[metric], "o-", label="training")
+    panels = (("loss", ax_loss, 1, "loss"), ("accuracy", ax_acc, 100, "accuracy (%)"))
+    for metric, ax, scale, ylabel in panels:
+        ax.plot(epochs, scale * np.asarray(history[metric], dtype=float), "o-", label="training")
         if f"val_{metric}" in history:
-            ax.plot(epochs, history[f"val_{metric}"], "s--", label="validation")
+            validation = scale * np.asarray(history[f"val_{metric}"], dtype=float)
+            ax.plot(epochs, validation, "s--", label="validation")
         if best_epoch is not None:
-            ax.axvline(best_epoch, color="0.3", linestyle=":", label=f"best epoch ({best_epoch})")
-        ax.set(xlabel="epoch", ylabel=metric)
+            ax.axvline(best_epoch, color="0.3", linestyle=":", label=f"kept epoch ({best_epoch})")
+        ax.set(xlabel="epoch", ylabel=ylabel)
         if len(epochs) <= 15:
             ax.set_xticks(epochs)
         else:  # one tick per epoch would crowd the axis
@@ -269,11 +274,12 @@ def plot_ablation(
 def plot_learning_rate(
     steps: np.ndarray, learning_rates: np.ndarray, steps_per_epoch: int, save: str | None = None
 ) -> Figure:
-    """The learning rate at each training step, against epochs. Taught in 03."""
+    """The learning rate at each training step, against epochs, in plain decimals (0.002,
+    not 2 with a "1e-3" in the corner). Taught in 03."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.plot(np.asarray(steps) / steps_per_epoch, learning_rates, color="C0")
     ax.set(title="Learning rate during training", xlabel="epoch", ylabel="learning rate")
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # as many decimals as needed
     ax.set(xlim=(0, max(1e-9, float(np.max(steps)) / steps_per_epoch)), ylim=(0, None))
     return _finish(fig, save)
 
@@ -307,8 +313,11 @@ def plot_mistakes(
     save: str | None = None,
     title: str = "Most confident mistakes: true → predicted (probability)",
 ) -> Figure:
-    """The first ``n`` rows of a ``mistakes_frame``, as true → predicted. Taught in 04 and 05."""
+    """The first ``n`` rows of a ``mistakes_frame``, as true → predicted; when that is not all
+    of them, the title says how many it shows. Taught in 04 and 05."""
     n = min(n, len(mistakes))
+    if n < len(mistakes):
+        title = f"{title} ({n:,} of {len(mistakes):,} shown)"
     rows = max(1, int(np.ceil(n / 8)))
     fig, axes = plt.subplots(rows, 8, figsize=(8 * 1.3, rows * 1.55 + 0.4), squeeze=False)
     for ax, (_, row) in zip(axes.flat, mistakes.head(n).iterrows(), strict=False):
@@ -339,15 +348,17 @@ def plot_confidence_histogram(
 
 @_styled
 def plot_reliability(table: pd.DataFrame, save: str | None = None) -> Figure:
-    """Accuracy against confidence per bin of a calibration table. Taught in 04."""
+    """Accuracy against confidence per bin of a calibration table (fractions, drawn in %);
+    on the diagonal the model is calibrated. Taught in 04."""
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
-    ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", label="perfectly calibrated")
-    ax.plot(table["confidence"], table["accuracy"], "o-", label="model")
-    for _, row in table.iterrows():
-        at, count = (row["confidence"], row["accuracy"]), f"{row['count']:.0f}"
-        ax.annotate(count, at, fontsize=7, textcoords="offset points", xytext=(4, -10))
-    ax.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="mean confidence in bin")
-    ax.set(ylabel="accuracy in bin", title="Reliability diagram (labels: images per bin)")
+    ax.plot([0, 100], [0, 100], color="0.5", linestyle="--", label="perfectly calibrated")
+    confidence = 100 * table["confidence"].to_numpy(dtype=float)
+    accuracy = 100 * table["accuracy"].to_numpy(dtype=float)
+    ax.plot(confidence, accuracy, "o-", label="model")
+    for x, y, count in zip(confidence, accuracy, table["count"], strict=True):
+        ax.annotate(f"{count:.0f}", (x, y), fontsize=7, textcoords="offset points", xytext=(4, -10))
+    ax.set(xlim=(0, 102), ylim=(0, 102), xlabel="mean confidence in bin (%)")
+    ax.set(ylabel="accuracy in bin (%)", title="Reliability diagram (labels: images per bin)")
     ax.legend(loc="lower right")
     return _finish(fig, save)
 
@@ -452,8 +463,10 @@ def plot_preprocessing_steps(
     save: str | None = None,
 ) -> Figure:
     """The steps of ``mnist_like(image, return_steps=True)`` (and an ``"original"``) side by
-    side; the last marks the centre of mass (+) and the field's centre. Taught in 06."""
-    fig, axes = plt.subplots(1, len(steps), figsize=(2.3 * len(steps), 3.0), squeeze=False)
+    side; the last marks the image's centre (dotted) and the ink's centre of mass (+), with
+    a legend below. Taught in 06."""
+    size = (2.3 * len(steps), 3.4)
+    fig, axes = plt.subplots(1, len(steps), figsize=size, squeeze=False, layout="constrained")
     for ax, (name, image) in zip(axes[0], steps.items(), strict=True):
         image = np.asarray(image)
         label = f"{name}\n{image.shape[0]}x{image.shape[1]}"
@@ -462,12 +475,14 @@ def plot_preprocessing_steps(
             ax.images[0].set(clim=(0, 255 if image.dtype.kind in "ui" else 1))
     last = np.squeeze(np.asarray(list(steps.values())[-1]))
     if last.sum() > 0:
-        centre, middle = center_of_mass(last), (last.shape[0] - 1) / 2
+        centre, (height, width) = center_of_mass(last), last.shape
         ax = axes[0, -1]
-        ax.axhline(middle, color="C9", linestyle=":", linewidth=1)
-        ax.axvline(middle, color="C9", linestyle=":", linewidth=1)
-        ax.plot(centre[1], centre[0], "+", color="C1", markersize=12, markeredgewidth=2)
-        ax.set_title(f"{ax.get_title()}, + centre of mass", fontsize=9, fontweight="normal")
+        dotted = {"color": "C9", "linestyle": ":", "linewidth": 1}
+        ax.axhline((height - 1) / 2, label=f"centre of the {height}x{width} image", **dotted)
+        ax.axvline((width - 1) / 2, **dotted)
+        mass = {"color": "C1", "markersize": 12, "markeredgewidth": 2}
+        ax.plot(centre[1], centre[0], "+", label="centre of mass of the ink", **mass)
+        fig.legend(loc="outside lower center", ncol=2, fontsize=9, frameon=False)
     return _finish(fig, save, title)
 
 
@@ -541,6 +556,63 @@ def plot_shift_accuracy(table: pd.DataFrame, save: str | None = None) -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)  # beside the lines
     return _finish(fig, save)
+
+
+@_styled
+def plot_shift_heatmap(table: pd.DataFrame, save: str | None = None) -> Figure:
+    """Accuracy (%) of each model (a row) on each corruption (a column), a number in each
+    cell: ``table`` is the one :func:`plot_shift_accuracy` takes (fractions, one row per
+    corruption with "clean" and "mean" among them, one column per model). "clean" comes
+    first; the "mean" column stands apart at the right; the colours run on a fixed 0-100 %
+    scale, so that two heat maps compare. Taught in 07."""
+    expected = (
+        "one row per corruption, 'clean' and 'mean' (the corruptions' mean accuracy) among "
+        "them, one column per model, accuracies as fractions"
+    )
+    if table.empty:
+        raise ValueError(f"table is empty: pass {expected}")
+    if "mean" not in table.index:
+        raise ValueError(f"table has no 'mean' row (rows: {list(table.index)}): pass {expected}")
+    corruptions = [name for name in table.index if name not in ("clean", "mean")]
+    columns = (["clean"] if "clean" in table.index else []) + corruptions
+    if not columns:
+        raise ValueError(f"table has only a 'mean' row: pass {expected}")
+    cells = 100 * table.loc[columns].to_numpy(dtype=float).T  # models as rows
+    means = 100 * table.loc[["mean"]].to_numpy(dtype=float).T
+    n_models, n_columns = cells.shape
+    size = (0.62 * n_columns + 4.6, 0.42 * n_models + 2.6)
+    fig, (ax, ax_mean) = plt.subplots(
+        1, 2, figsize=size, sharey=True, width_ratios=(n_columns, 1.2), layout="constrained"
+    )
+    fig.get_layout_engine().set(wspace=0.02)  # a gap between the corruptions and their mean
+    cmap, norm = matplotlib.colormaps["viridis"], Normalize(vmin=0, vmax=100)
+    for axes, values in ((ax, cells), (ax_mean, means)):
+        image = axes.imshow(values, cmap=cmap, norm=norm, aspect="auto")
+        for (row, col), value in np.ndenumerate(values):
+            if np.isnan(value):
+                continue
+            red, green, blue, _ = cmap(norm(value))
+            light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
+            colour = "k" if light else "w"  # dark text on light cells, white on dark
+            axes.text(col, row, f"{value:.1f}", ha="center", va="center", fontsize=8, color=colour)
+    ax.set_yticks(range(n_models), [str(model) for model in table.columns])
+    names = [str(name).replace("_", " ") for name in columns]
+    ax.set_xticks(range(n_columns), names, rotation=45, ha="right", rotation_mode="anchor")
+    if columns[0] == "clean":
+        ax.get_xticklabels()[0].set_fontweight("bold")
+        if corruptions:  # a white line between the clean images and the corruptions
+            ax.axvline(0.5, color="white", linewidth=3)
+    ax.set(xlabel="corruption (benchmark severity)", ylabel="model")
+    ax.tick_params(length=0)
+    ax_mean.set_xticks([])
+    count = len(corruptions)
+    ax_mean.set_xlabel(f"mean of\nthe {count}\ncorruption{'s' if count != 1 else ''}")
+    ax_mean.xaxis.label.set_fontweight("bold")
+    ax_mean.xaxis.set_label_position("top")
+    ax_mean.tick_params(length=0)
+    fig.colorbar(image, ax=[ax, ax_mean], label="test accuracy (%)", shrink=0.9)
+    title = "Test accuracy (%) of each model (a row) on each corruption of the test images"
+    return _finish(fig, save, title)
 
 
 @_styled

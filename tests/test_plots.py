@@ -69,6 +69,10 @@ def figure_cases():
             {"clean": (X[:3] * 255).astype(np.uint8), "fog": (X[3:6] * 255).astype(np.uint8)}
         ),
         "shift_accuracy": lambda: plots.plot_shift_accuracy(SHIFT_TABLE),
+        "shift_heatmap": lambda: plots.plot_shift_heatmap(SHIFT_TABLE),
+        "learning_rate": lambda: plots.plot_learning_rate(
+            np.arange(0, 100, 10), np.linspace(0.006, 0.0, 10), 20
+        ),
         "predictions": lambda: plots.plot_predictions(X[:4, ..., None], PROBA[:4], list("abcd")),
         "preprocessing_steps": lambda: plots.plot_preprocessing_steps(
             mnist_like(BAR_PAGE, return_steps=True)[1]
@@ -197,14 +201,41 @@ def test_learning_curves_mark_the_best_epoch_only_when_asked():
             line.get_xdata()[0]
             for ax in fig.axes
             for line in ax.get_lines()
-            if line.get_label().startswith("best epoch")
+            if line.get_label() == "kept epoch (10)"
         ]
 
     assert best_lines(plots.plot_learning_curves(history)) == []
     fig = plots.plot_learning_curves(history, best_epoch=10, title="Overfitting")
     assert best_lines(fig) == [10, 10]  # in both panels
+    assert "kept epoch (10)" in [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert fig._suptitle.get_text() == "Overfitting"
     assert len(fig.axes[0].get_xticks()) < 15, "40 epochs must not get 40 ticks"
+
+
+def test_learning_curves_draw_accuracy_in_percent_and_loss_as_it_is():
+    history = pd.DataFrame({"loss": [1.0, 0.5], "accuracy": [0.8, 0.9]})
+    history["val_loss"], history["val_accuracy"] = [1.1, 0.6], [0.7, 0.85]
+    ax_loss, ax_acc = plots.plot_learning_curves(history).axes
+    assert ax_acc.get_ylabel() == "accuracy (%)" and ax_loss.get_ylabel() == "loss"
+    training, validation = ax_acc.get_lines()
+    np.testing.assert_allclose(training.get_ydata(), [80, 90])
+    np.testing.assert_allclose(validation.get_ydata(), [70, 85])
+    np.testing.assert_allclose(ax_loss.get_lines()[1].get_ydata(), [1.1, 0.6])
+
+
+@pytest.mark.parametrize("peak", [1e-4, 6e-3, 0.1])
+def test_learning_rate_ticks_are_plain_decimals_without_an_offset(peak):
+    steps = np.arange(0, 1001, 10)
+    rates = peak * np.minimum(1, steps / 125) * (1 + np.cos(np.pi * steps / 1000)) / 2
+    fig = plots.plot_learning_rate(steps, rates, 100)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.yaxis.get_offset_text().get_text() == ""  # no "1e-3" in the corner
+    labels = [t.get_text().replace("\u2212", "-") for t in ax.get_yticklabels()]
+    assert all(label.startswith("0.") or label == "0" for label in labels), labels
+    visible = [float(label) for label in labels]
+    np.testing.assert_allclose(visible, ax.get_yticks(), atol=1e-12)  # the values, as written
+    assert max(visible) >= peak * 0.5 and len(set(labels)) == len(labels)
 
 
 def test_ablation_plots_each_variants_step_losses_as_a_running_mean():
@@ -250,7 +281,38 @@ def test_preprocessing_steps_draw_each_step_titled_with_its_size_and_mark_the_ce
     fig = plots.plot_preprocessing_steps(steps)
     assert [ax.get_title().split("\n")[0] for ax in fig.axes] == list(steps)
     assert fig.axes[0].images[0].get_clim() == (0, 255)  # bytes, as they look
-    assert fig.axes[-1].get_title() == "28x28 centred\n28x28, + centre of mass"
+    last = fig.axes[-1]
+    assert last.get_title() == "28x28 centred\n28x28"
+    [legend] = fig.legends  # one legend for the figure says what the marks mean
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts == ["centre of the 28x28 image", "centre of mass of the ink"]
+    horizontal, vertical, mass = last.get_lines()
+    assert list(horizontal.get_ydata()) == [13.5, 13.5] and list(vertical.get_xdata()) == [13.5] * 2
+    assert mass.get_marker() == "+"
+
+
+def test_reliability_diagram_draws_both_axes_in_percent_with_the_diagonal():
+    table = pd.DataFrame({"confidence": [0.35, 0.95], "accuracy": [0.3, 0.97], "count": [4, 96]})
+    ax = plots.plot_reliability(table).axes[0]
+    diagonal, model = ax.get_lines()
+    assert list(diagonal.get_xdata()) == [0, 100] and list(diagonal.get_ydata()) == [0, 100]
+    np.testing.assert_allclose(model.get_xdata(), [35, 95])
+    np.testing.assert_allclose(model.get_ydata(), [30, 97])
+    assert ax.get_xlabel().endswith("(%)") and ax.get_ylabel().endswith("(%)")
+    assert ax.get_xlim()[1] > 100 and ax.get_ylim()[1] > 100
+    assert [t.get_text() for t in ax.texts] == ["4", "96"]
+
+
+def test_mistakes_title_says_how_many_it_shows_when_not_all():
+    mistakes = evaluation.mistakes_frame(Y, PROBA)
+    assert len(mistakes) > 5
+    fig = plots.plot_mistakes(X, mistakes, n=5)
+    assert fig._suptitle.get_text().endswith(f"(probability) (5 of {len(mistakes)} shown)")
+    assert sum(ax.axison for ax in fig.axes) == 5
+    fig = plots.plot_mistakes(X, mistakes, n=5, title="Wrong for every model")
+    assert fig._suptitle.get_text() == f"Wrong for every model (5 of {len(mistakes)} shown)"
+    fig = plots.plot_mistakes(X, mistakes.head(3), n=24, title="Wrong for every model")
+    assert fig._suptitle.get_text() == "Wrong for every model"  # all shown: nothing to add
 
 
 def test_confidence_histogram_draws_outlines_so_neither_group_hides_the_other():
@@ -268,6 +330,52 @@ def test_shift_accuracy_draws_one_line_per_model_in_percent_over_the_corruptions
     assert [t.get_text() for t in ax.get_xticklabels()] == ["clean", "fog", "mean"]
 
 
+SHIFT_SCORES = pd.DataFrame(  # "clean" not first: the heat map puts it first
+    {"cnn": [0.05, 0.99, 0.7, 0.375], "mlp": [0.5, 0.98, 0.3, 0.4], "new": [0.9, 0.995, 0.9, 0.9]},
+    index=["impulse_noise", "clean", "fog", "mean"],
+)
+
+
+def test_shift_heatmap_puts_models_in_rows_and_clean_first_and_mean_apart():
+    fig = plots.plot_shift_heatmap(SHIFT_SCORES)
+    ax, ax_mean, colour_bar = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cnn", "mlp", "new"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["clean", "impulse noise", "fog"]
+    assert all(t.get_rotation() == 45 for t in ax.get_xticklabels())
+    assert ax.images[0].get_array().shape == (3, 3)
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t for t in ax.texts}
+    assert cells[(0, 0)].get_text() == "99.0" and cells[(0, 1)].get_text() == "5.0"
+    assert cells[(1, 2)].get_text() == "30.0" and cells[(2, 0)].get_text() == "99.5"
+    assert [t.get_text() for t in ax_mean.texts] == ["37.5", "40.0", "90.0"]
+    assert ax_mean.get_xlabel().replace("\n", " ") == "mean of the 2 corruptions"
+    fig.canvas.draw()
+    assert ax.get_position().x1 < ax_mean.get_position().x0  # a gap sets the mean apart
+    assert colour_bar.get_ylabel() == "test accuracy (%)"
+    assert all((im.norm.vmin, im.norm.vmax) == (0, 100) for im in ax.images + ax_mean.images)
+    assert "accuracy" in fig._suptitle.get_text()
+
+
+def test_shift_heatmap_writes_dark_text_on_light_cells_and_light_text_on_dark_ones():
+    fig = plots.plot_shift_heatmap(SHIFT_SCORES)
+    colours = {t.get_text(): matplotlib.colors.to_rgb(t.get_color()) for t in fig.axes[0].texts}
+    assert colours["99.0"] == (0, 0, 0)  # viridis is yellow at 100
+    assert colours["5.0"] == (1, 1, 1)  # and dark purple near 0
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (pd.DataFrame(), "table is empty: pass one row per corruption"),
+        (SHIFT_TABLE.drop(index="mean"), r"no 'mean' row \(rows: \['clean', 'fog'\]\): pass"),
+        (SHIFT_TABLE.loc[["mean"]], "only a 'mean' row: pass one row per corruption"),
+    ],
+    ids=["empty", "no_mean", "only_mean"],
+)
+def test_shift_heatmap_says_what_table_it_expects(table, message):
+    with pytest.raises(ValueError, match=message):
+        plots.plot_shift_heatmap(table)
+
+
 def test_corruption_grid_has_one_column_per_corruption_titled_once():
     images = {name: np.zeros((2, 28, 28), np.uint8) for name in ("clean", "glass_blur", "fog")}
     fig = plots.plot_corruptions(images)
@@ -280,6 +388,7 @@ def test_corruption_grid_has_one_column_per_corruption_titled_once():
     [
         lambda: plots.plot_corruptions({}),
         lambda: plots.plot_shift_accuracy(pd.DataFrame()),
+        lambda: plots.plot_shift_heatmap(pd.DataFrame()),
         lambda: plots.plot_severity_curves({}, "fog"),
     ],
 )
