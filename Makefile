@@ -5,7 +5,7 @@
 #   make lab    open JupyterLab on the course kernel
 #   make data   fetch and verify MNIST only
 #   make notebooks  re-execute the committed notebooks (their outputs = a full default run)
-#   make guide  rebuild docs/teaching.md's runtime table from the committed notebooks' runs
+#   make guide  rebuild docs/teaching.md's runtime table and every quoted number (README, guide, headers) from the committed notebooks
 #   make student / make instructor   build dist/student/ (solutions stubbed) or dist/instructor/
 #   make site   build the course's website (site/_build/html/index.html; no network needed)
 #   make app    serve 06's digit pad on a page of its own (Voila), MODEL=path/to/model.keras

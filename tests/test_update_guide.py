@@ -161,3 +161,62 @@ def test_make_guide_and_make_notebooks_update_the_teaching_guide_with_the_tool(t
     assert args == ["--update", "docs/teaching.md"]
     guide = (project_root() / args[1]).read_text()
     assert update_guide.GUIDE_START in guide and update_guide.GUIDE_END in guide
+
+
+# ----------------------------------------------------------------------------- quoted numbers
+
+
+def _printing(folder, name, seconds, text):
+    path = make_executed(folder, name, seconds)
+    nb = nbformat.read(path, as_version=4)
+    cell = nbformat.v4.new_code_cell("print(...)")
+    cell.outputs = [nbformat.v4.new_output("stream", text=text)]
+    nb.cells.append(cell)
+    nbformat.write(nb, path)
+
+
+def test_facts_are_read_from_the_outputs_the_run_times_and_the_lesson_plan(tmp_path):
+    _printing(tmp_path, "03_t.ipynb", 183.0, "test accuracy:  99.41%\ntraining time:  61 s on 2\n")
+    _printing(
+        tmp_path,
+        "05_g.ipynb",
+        977.0,
+        "its test accuracy: 99.60% (40 mistakes)\nseeds 44; 300 s of training in all\n",
+    )
+    make_executed(tmp_path, "07_s.ipynb", 475.0)
+    guide = tmp_path / "guide.md"
+    guide.write_text("| session | x |\n|---|---|\n| 1 · Data | a |\n| 2 · More | b |\n")
+    known = update_guide.facts(tmp_path, guide)
+    assert known == {
+        "default_accuracy": "99.41 %",
+        "default_mistakes": "59",
+        "default_seconds": "61 s",
+        "best05_accuracy": "99.60 %",
+        "best05_seconds": "300 s",
+        "notebooks_minutes": "27 minutes",
+        "minutes05": "16 minutes",
+        "minutes07": "8 minutes",
+        "sessions": "two",
+    }
+    quoted = "in <!--fact:default_seconds-->56 s<!--/fact--> (<!--fact:sessions-->six<!--/fact-->)"
+    assert update_guide.update_facts(quoted, known) == (
+        "in <!--fact:default_seconds-->61 s<!--/fact--> (<!--fact:sessions-->two<!--/fact-->)"
+    )
+    with pytest.raises(ValueError, match="README.md: unknown fact 'nope'"):
+        update_guide.update_facts("<!--fact:nope-->1<!--/fact-->", known, "README.md")
+    _printing(tmp_path, "03_t.ipynb", 1.0, "the printout changed\n")
+    with pytest.raises(ValueError, match=r"03: no output matches .*change tools/update_guide"):
+        update_guide.facts(tmp_path, guide)
+
+
+def test_every_quoted_number_agrees_with_its_source():
+    """README, guide and notebook headers: a number quoted with <!--fact:...--> is the one in
+    the committed notebooks (make guide writes them; commit the result)."""
+    known = update_guide.facts()
+    texts = {name: (project_root() / name).read_text() for name in update_guide.QUOTING_FILES}
+    for path in update_guide.notebook_paths():
+        texts[path.name] = nbformat.read(path, as_version=4).cells[0].source
+    for name, text in texts.items():
+        assert update_guide.update_facts(text, known, name) == text, f"{name}: run `make guide`"
+    quotes = [q for text in texts.values() for q in update_guide.FACT.findall(text)]
+    assert set(known) <= {name for name, _ in quotes}, "every fact is quoted somewhere"

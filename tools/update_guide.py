@@ -1,4 +1,5 @@
-"""Write the notebooks' run times into docs/teaching.md's table and each notebook's time line.
+"""Write the notebooks' run times into docs/teaching.md's table and each notebook's time line,
+and every quoted number into the README, the guide and the notebooks' first cells.
 
 Usage (``make guide``; ``make notebooks`` runs it after re-executing the notebooks):
 
@@ -6,12 +7,16 @@ Usage (``make guide``; ``make notebooks`` runs it after re-executing the noteboo
     .venv/bin/python tools/update_guide.py --from runs/notebooks      # print your `make run`'s
 
 The times are those papermill recorded in each executed notebook; the class minutes and the
-objectives come from the notebook's ``course`` metadata.
+objectives come from the notebook's ``course`` metadata. A quoted number is written
+``<!--fact:NAME-->99.46 %<!--/fact-->`` (Markdown shows only the number); :func:`facts` says
+where each one comes from: a committed notebook's output, its recorded run time, or the
+guide's lesson plan. ``tests/test_update_guide.py`` fails when a quote and its source disagree.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -166,6 +171,93 @@ def update_guide(guide: Path, markdown: str) -> bool:
     return True
 
 
+FACT = re.compile(r"<!--fact:([a-z0-9_]+)-->(.*?)<!--/fact-->", re.DOTALL)
+NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
+#: The files whose quoted numbers :func:`update_facts` keeps true (and the notebooks' headers).
+QUOTING_FILES = ("README.md", "docs/teaching.md")
+
+
+def printed(nb: nbformat.NotebookNode) -> str:
+    """Everything ``nb``'s code cells printed (streams and plain-text results)."""
+    return "".join(
+        str(o.get("text") or o.get("data", {}).get("text/plain", "")) + "\n"
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+    )
+
+
+def _found(pattern: str, text: str, where: str) -> re.Match:
+    match = re.search(pattern, text)
+    if match is None:
+        raise ValueError(
+            f"{where}: no output matches {pattern!r}; the notebook's printout changed, so "
+            "change tools/update_guide.py's facts() to read the new one"
+        )
+    return match
+
+
+def facts(folder: Path | None = None, guide: Path | None = None) -> dict[str, str]:
+    """The numbers the README, the guide and the notebooks' headers quote, each read from its
+    source: 03's and 05's printed results, every notebook's recorded run time (``make
+    notebooks``), and the number of sessions in ``guide``'s lesson plan."""
+    folder = Path(folder) if folder else project_root() / "notebooks"
+    notebooks = {p.name[:2]: nbformat.read(p, as_version=4) for p in folder.glob("0[0-9]_*.ipynb")}
+    out03, out05 = printed(notebooks["03"]), printed(notebooks["05"])
+    accuracy = float(_found(r"test accuracy:\s+([\d.]+)%", out03, "03").group(1))
+    seconds = int(_found(r"training time:\s+(\d+) s", out03, "03").group(1))
+    best = _found(r"its test accuracy: ([\d.]+)%", out05, "05")
+    best_seconds = int(_found(r"(\d+) s of training in all", out05, "05").group(1))
+    durations = {k: float(nb.metadata["papermill"]["duration"]) for k, nb in notebooks.items()}
+    guide = Path(guide) if guide else project_root() / "docs" / "teaching.md"
+    sessions = len(re.findall(r"^\| \d+ · ", guide.read_text(encoding="utf-8"), re.MULTILINE))
+    return {
+        "default_accuracy": f"{accuracy:.2f} %",
+        "default_mistakes": f"{round(10_000 * (100 - accuracy) / 100)}",
+        "default_seconds": f"{seconds} s",
+        "best05_accuracy": f"{float(best.group(1)):.2f} %",
+        "best05_seconds": f"{best_seconds} s",
+        "notebooks_minutes": f"{round(sum(durations.values()) / 60)} minutes",
+        "minutes05": f"{round(durations['05'] / 60)} minutes",
+        "minutes07": f"{round(durations['07'] / 60)} minutes",
+        "sessions": NUMBER_WORDS[sessions] if sessions < len(NUMBER_WORDS) else str(sessions),
+    }
+
+
+def update_facts(text: str, known: dict[str, str], where: str = "text") -> str:
+    """``text`` with every ``<!--fact:NAME-->...<!--/fact-->`` quote set to ``known[NAME]``;
+    ``ValueError`` for a name that :func:`facts` does not know."""
+
+    def quote(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in known:
+            raise ValueError(f"{where}: unknown fact {name!r}; known: {sorted(known)}")
+        return f"<!--fact:{name}-->{known[name]}<!--/fact-->"
+
+    return FACT.sub(quote, text)
+
+
+def update_quotes(known: dict[str, str]) -> list[Path]:
+    """Set every quoted number in :data:`QUOTING_FILES` and the notebooks' first cells to
+    its source (outputs untouched); return the files that changed."""
+    changed = []
+    for name in QUOTING_FILES:
+        path = project_root() / name
+        text = path.read_text(encoding="utf-8")
+        new = update_facts(text, known, name)
+        if new != text:
+            write_text_atomic(path, new)
+            changed.append(path)
+    for path in notebook_paths():
+        nb = nbformat.read(path, as_version=4)
+        new = update_facts(nb.cells[0].source, known, path.name)
+        if new != nb.cells[0].source:
+            nb.cells[0].source = new
+            write_text_atomic(path, nbformat.writes(nb) + "\n")
+            changed.append(path)
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tools/update_guide.py",
@@ -190,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.source is None:  # the committed notebooks: their time lines too
             for path in update_time_lines(runtime_table()):
                 print(f"{path.name}: time line updated")
+            for path in update_quotes(facts(guide=args.update)):
+                print(f"{path.name}: quoted numbers updated")
     except (OSError, ValueError) as err:
         print(err, file=sys.stderr)
         return 1
