@@ -192,7 +192,7 @@ def appearance_augmentation_layers(seed: int | None = None) -> list[keras.layers
     ]
 
 
-def augmentation_layers(
+def geometric_augmentation_layers(
     seed: int | None = None, interpolation: str = "nearest"
 ) -> keras.Sequential:
     """Random rotations (up to 10 degrees), shifts and zooms (up to 10 %), in training only;
@@ -208,7 +208,7 @@ def augmentation_layers(
             layers.RandomTranslation(0.1, 0.1, name="shift", **fill),
             layers.RandomZoom(0.1, name="zoom", **fill),
         ],
-        name="augment",
+        name="geometry",
     )
 
 
@@ -291,16 +291,17 @@ MODEL_VARIANTS: dict[str, Callable[[], keras.Model]] = {
 }
 
 
-def build_model(architecture: str, augment: bool = False) -> keras.Model:
+def build_model(architecture: str, augment_geometry: bool = False) -> keras.Model:
     """Build the architecture named ``architecture`` (one of :data:`MODEL_VARIANTS`); with
-    ``augment=True``, :func:`augmentation_layers` come first. Taught in 02 and 05."""
+    ``augment_geometry=True``, :func:`geometric_augmentation_layers` (05's shifts, turns and
+    zooms) come first. Taught in 02 and 05."""
     hint = "set it in the parameters cell, e.g. architecture='cnn'"
     check_choice("architecture", architecture, MODEL_VARIANTS, hint)
     model = MODEL_VARIANTS[architecture]()
-    if not augment:
+    if not augment_geometry:
         return model
     return keras.Sequential(
-        [keras.Input(shape=INPUT_SHAPE, name="image"), augmentation_layers(), model],
+        [keras.Input(shape=INPUT_SHAPE, name="image"), geometric_augmentation_layers(), model],
         name=f"{model.name}_augmented",
     )
 

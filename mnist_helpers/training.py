@@ -74,7 +74,7 @@ class TrainConfig:
     run_name: str = "default"
     tensorboard: bool = False
     early_stopping_patience: int = 3
-    augment: bool = False
+    augment_geometry: bool = False  # 05's shifts, turns and zooms (the appearance ones: in cnn)
 
     def validate(self) -> TrainConfig:
         """Check every field and raise a ValueError that names the bad one; return self."""
@@ -97,7 +97,7 @@ class TrainConfig:
                     "or n_train=None for all of them)"
                 )
         check_number("learning_rate", self.learning_rate, 0, 1, low_open=True, hint=hint)
-        check_bool("augment", self.augment, hint)
+        check_bool("augment_geometry", self.augment_geometry, hint)
         check_bool("tensorboard", self.tensorboard, hint)
         check_choice("lr_schedule", self.lr_schedule, ("warmup_cosine", "constant"), hint)
         try:
@@ -376,7 +376,7 @@ def train(
             data = load_mnist(
                 n_train=config.n_train, validation_size=config.validation_size, seed=config.seed
             )
-        model = build_model(config.architecture, augment=config.augment)
+        model = build_model(config.architecture, augment_geometry=config.augment_geometry)
         steps = math.ceil(len(data.x_train) / config.batch_size)
         compile_model(model, config, steps, STEPS_PER_EXECUTION)
         has_val = len(data.x_val) > 0

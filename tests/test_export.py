@@ -70,7 +70,7 @@ def test_an_augmented_model_exports_and_predicts_like_the_plain_one(tmp_path, fm
     augmented model could not even be loaded.)
     """
     keras.utils.set_random_seed(0)
-    model = build_model("cnn", augment=True)
+    model = build_model("cnn", augment_geometry=True)
     model.save(tmp_path / "model.keras")
     check = export.export_and_check(tmp_path, fmt, x=images(32))
     assert check.n_different == 0 and check.max_abs_difference < 1e-4

@@ -31,7 +31,9 @@ def test_every_architecture_maps_digits_to_probabilities_and_predicts_with_keras
     architecture,
 ):
     """The run's saved file is the inference model: plain Keras must be able to load it."""
-    model = build_model(architecture, augment=True)  # 05's shifts and turns, then the model
+    model = build_model(
+        architecture, augment_geometry=True
+    )  # 05's shifts and turns, then the model
     images = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
     probabilities = np.asarray(model(images, training=False))  # Keras' layers: random by default
     assert probabilities.shape == (3, 10)
@@ -145,14 +147,14 @@ def test_layer_table_lists_shapes_and_parameters():
 
 
 def test_augmented_model_has_the_same_parameters_and_is_idle_at_inference():
-    from mnist_helpers.models import augmentation_layers
+    from mnist_helpers.models import geometric_augmentation_layers
 
     plain = build_model("keras_example")
-    augmented = build_model("keras_example", augment=True)
+    augmented = build_model("keras_example", augment_geometry=True)
     assert augmented.count_params() == plain.count_params()
-    assert augmented.layers[0].name == "augment"
+    assert augmented.layers[0].name == "geometry"
     images = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
-    augment = augmentation_layers(seed=1)
+    augment = geometric_augmentation_layers(seed=1)
     np.testing.assert_array_equal(np.asarray(augment(images, training=False)), images)
     changed = np.asarray(augment(images, training=True))
     assert changed.shape == images.shape and not np.allclose(changed, images)
@@ -161,16 +163,18 @@ def test_augmented_model_has_the_same_parameters_and_is_idle_at_inference():
 def test_augmentation_moves_whole_pixels_by_default_and_blurs_only_if_asked():
     """``nearest`` keeps the strokes sharp: every new pixel is an old one's value (or the black
     moved in from outside); ``bilinear`` mixes neighbours into new grey levels."""
-    from mnist_helpers.models import augmentation_layers
+    from mnist_helpers.models import geometric_augmentation_layers
 
     images = np.zeros((8, 28, 28, 1), dtype="float32")
     images[:, 8:20, 12:16] = 1.0  # a white bar: only 0 and 1 before
-    sharp = np.asarray(augmentation_layers(seed=3)(images, training=True))
+    sharp = np.asarray(geometric_augmentation_layers(seed=3)(images, training=True))
     assert set(np.unique(sharp)) <= {0.0, 1.0} and not np.array_equal(sharp, images)
-    soft = np.asarray(augmentation_layers(seed=3, interpolation="bilinear")(images, training=True))
+    soft = np.asarray(
+        geometric_augmentation_layers(seed=3, interpolation="bilinear")(images, training=True)
+    )
     assert ((soft > 0.01) & (soft < 0.99)).any()
     with pytest.raises(ValueError, match=r"interpolation must be one of \['nearest', 'bilinear'\]"):
-        augmentation_layers(interpolation="cubic")
+        geometric_augmentation_layers(interpolation="cubic")
 
 
 def test_standardize_layer_gives_each_image_mean_0_and_std_1_and_ignores_brightness():

@@ -77,7 +77,7 @@ def tiny_data(n_train: int = 120, n_val: int = 40, n_test: int = 60) -> MnistDat
         ({"run_name": "x" * 101}, r"1 to 100 letters"),
         ({"run_name": "notebooks"}, r"taken by the course's own runs/notebooks/ folder"),
         ({"seed": -1}, r"seed must be an integer >= 0"),
-        ({"augment": "yes"}, r"augment must be True or False"),
+        ({"augment_geometry": "yes"}, r"augment_geometry must be True or False"),
     ],
 )
 def test_bad_parameters_name_the_parameter(overrides, message):
