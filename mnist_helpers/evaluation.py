@@ -276,3 +276,20 @@ def expected_calibration_error(table: pd.DataFrame) -> float:
             "(make it with evaluation.calibration_table(y_true, proba) on non-empty data)"
         )
     return float((table["count"] * (table["accuracy"] - table["confidence"]).abs()).sum() / total)
+
+
+def mcnemar_test(y_true: np.ndarray, y_pred_a: np.ndarray, y_pred_b: np.ndarray) -> dict:
+    """McNemar's exact test of two models scored on the same images: ``only_a`` images that
+    ``a`` gets right and ``b`` wrong, ``only_b`` the reverse, and ``p_value``, the chance of a
+    split at least that uneven if each disagreement were a fair coin (two-sided, exact
+    binomial). Images both get right, or both wrong, say nothing about which is better.
+    Taught in 03."""
+    from scipy.stats import binomtest
+
+    y_true, y_pred_a = _check_pair(y_true, y_pred_a)
+    _, y_pred_b = _check_pair(y_true, y_pred_b)
+    right_a, right_b = y_pred_a == y_true, y_pred_b == y_true
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    n = only_a + only_b
+    p_value = float(binomtest(only_a, n, 0.5).pvalue) if n else 1.0
+    return {"only_a": only_a, "only_b": only_b, "p_value": p_value}

@@ -43,7 +43,9 @@ def _finish(fig: Figure, save: str | None, title: str | None = None) -> Figure:
 
 def _show_digit(ax, image: np.ndarray, title: str | None = None) -> None:
     image = np.squeeze(np.asarray(image))
-    full_ink = 255 if image.dtype.kind in "ui" or image.max(initial=0) > 1 else 1
+    # pixels 0-255 (integers, or floats far above 1) or 0-1 floats, which training-time noise
+    # may push a little past 1 (then shown as full ink, not as a black 0-255 image)
+    full_ink = 255 if image.dtype.kind in "ui" or image.max(initial=0) > 2 else 1
     ax.imshow(image, cmap="gray", vmin=0, vmax=full_ink)  # as the model sees it: ink white
     ax.set(xticks=[], yticks=[])
     if title is not None:
@@ -347,19 +349,25 @@ def plot_confidence_histogram(
 
 
 @_styled
-def plot_reliability(table: pd.DataFrame, save: str | None = None) -> Figure:
+def plot_reliability(
+    table: pd.DataFrame | dict[str, pd.DataFrame], save: str | None = None
+) -> Figure:
     """Accuracy against confidence per bin of a calibration table (fractions, drawn in %);
-    on the diagonal the model is calibrated. Taught in 04."""
+    on the diagonal the model is calibrated. ``table`` may also map models' names to their
+    tables, to draw several on one diagram. Taught in 04."""
+    tables = table if isinstance(table, dict) else {"model": table}
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
     ax.plot([0, 100], [0, 100], color="0.5", linestyle="--", label="perfectly calibrated")
-    confidence = 100 * table["confidence"].to_numpy(dtype=float)
-    accuracy = 100 * table["accuracy"].to_numpy(dtype=float)
-    ax.plot(confidence, accuracy, "o-", label="model")
-    for x, y, count in zip(confidence, accuracy, table["count"], strict=True):
-        ax.annotate(f"{count:.0f}", (x, y), fontsize=7, textcoords="offset points", xytext=(4, -10))
+    for name, one in tables.items():
+        confidence = 100 * one["confidence"].to_numpy(dtype=float)
+        accuracy = 100 * one["accuracy"].to_numpy(dtype=float)
+        (line,) = ax.plot(confidence, accuracy, "o-", label=name)
+        for x, y, count in zip(confidence, accuracy, one["count"], strict=True):
+            at = {"textcoords": "offset points", "xytext": (4, -10), "color": line.get_color()}
+            ax.annotate(f"{count:.0f}", (x, y), fontsize=7, **at)
     ax.set(xlim=(0, 102), ylim=(0, 102), xlabel="mean confidence in bin (%)")
     ax.set(ylabel="accuracy in bin (%)", title="Reliability diagram (labels: images per bin)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     return _finish(fig, save)
 
 

@@ -440,3 +440,23 @@ def test_predict_proba_gives_probabilities_over_ten_digits_or_says_what_it_got(r
     with pytest.raises(ModelOutputError, match=re.escape(message)) as refused:
         predict_proba(FixedModel(row), x)
     assert str(refused.value).startswith("the model 'fixed': ")
+
+
+def test_mcnemar_counts_only_the_disagreements_and_gives_the_exact_p_value():
+    from math import comb
+
+    from mnist_helpers.evaluation import mcnemar_test
+
+    y = np.zeros(100, dtype=int)
+    a, b = y.copy(), y.copy()
+    a[:3] = 1  # a wrong on 3 images that b gets right
+    b[3:13] = 1  # b wrong on 10 images that a gets right
+    a[90:], b[90:] = 2, 2  # both wrong on 10: no evidence either way
+    result = mcnemar_test(y, a, b)
+    assert (result["only_a"], result["only_b"]) == (10, 3)
+    by_hand = 2 * sum(comb(13, k) for k in range(4)) / 2**13  # two-sided: 3 or fewer of 13
+    assert result["p_value"] == pytest.approx(by_hand)
+    assert mcnemar_test(y, a, b)["p_value"] == mcnemar_test(y, b, a)["p_value"]
+    assert mcnemar_test(y, y, y) == {"only_a": 0, "only_b": 0, "p_value": 1.0}
+    with pytest.raises(ValueError):
+        mcnemar_test(y, a, b[:50])

@@ -151,3 +151,13 @@ def test_every_notebooks_time_line_is_the_generated_one():
         assert expected in read(path).cells[0].source.splitlines(), (
             f"{path.name}: its time line is stale: run `make guide`"
         )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_the_headers_objectives_are_the_plans_the_guide_lists(path):
+    """The "You will learn" list a learner reads and the objectives the guide's table prints
+    (from the notebook's metadata) are one list."""
+    nb = read(path)
+    header = nb.cells[0].source.split("**You will learn**", 1)[1].split("\n\n**", 1)[0]
+    bullets = [" ".join(item.split()) for item in re.split(r"^- ", header, flags=re.M)[1:]]
+    assert bullets == nb.metadata["course"]["objectives"], path.name

@@ -303,6 +303,32 @@ def test_reliability_diagram_draws_both_axes_in_percent_with_the_diagonal():
     assert [t.get_text() for t in ax.texts] == ["4", "96"]
 
 
+def test_a_digit_with_noise_past_1_is_drawn_on_the_0_to_1_scale():
+    """03's appearance augmentation adds noise without clipping: a 0-1 digit whose brightest
+    pixel is 1.3 must not be drawn as a 0-255 image (all black)."""
+    noisy = np.zeros((28, 28), dtype="float32")
+    noisy[10:18, 12:16] = 1.3
+    fig = plots.plot_augmented_examples(noisy[np.newaxis], [noisy[np.newaxis]])
+    assert [ax.images[0].get_clim() for ax in fig.axes] == [(0, 1), (0, 1)]
+    assert (
+        plots.plot_augmented_examples(255 * noisy[np.newaxis], []).axes[0].images[0].get_clim()[1]
+        == 255
+    )
+
+
+def test_reliability_diagram_draws_several_models_side_by_side():
+    """04 puts an over-confident model beside the default, on one diagram."""
+    calibrated = pd.DataFrame({"confidence": [0.95], "accuracy": [0.95], "count": [10]})
+    overconfident = pd.DataFrame({"confidence": [0.99], "accuracy": [0.8], "count": [7]})
+    tables = {"default": calibrated, "overfit": overconfident}
+    ax = plots.plot_reliability(tables).axes[0]
+    _, first, second = ax.get_lines()
+    np.testing.assert_allclose(second.get_ydata(), [80])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["perfectly calibrated", "default", "overfit"]
+    assert [t.get_color() for t in ax.texts] == [first.get_color(), second.get_color()]
+
+
 def test_mistakes_title_says_how_many_it_shows_when_not_all():
     mistakes = evaluation.mistakes_frame(Y, PROBA)
     assert len(mistakes) > 5

@@ -210,12 +210,13 @@ def test_facts_are_read_from_the_outputs_the_run_times_and_the_lesson_plan(tmp_p
 
 
 def test_every_quoted_number_agrees_with_its_source():
-    """README, guide and notebook headers: a number quoted with <!--fact:...--> is the one in
+    """README, guide and notebooks' text: a number quoted with <!--fact:...--> is the one in
     the committed notebooks (make guide writes them; commit the result)."""
     known = update_guide.facts()
     texts = {name: (project_root() / name).read_text() for name in update_guide.QUOTING_FILES}
     for path in update_guide.notebook_paths():
-        texts[path.name] = nbformat.read(path, as_version=4).cells[0].source
+        cells = nbformat.read(path, as_version=4).cells
+        texts[path.name] = "\n".join(c.source for c in cells if c.cell_type == "markdown")
     for name, text in texts.items():
         assert update_guide.update_facts(text, known, name) == text, f"{name}: run `make guide`"
     quotes = [q for text in texts.values() for q in update_guide.FACT.findall(text)]

@@ -1,5 +1,5 @@
 """Write the notebooks' run times into docs/teaching.md's table and each notebook's time line,
-and every quoted number into the README, the guide and the notebooks' first cells.
+and every quoted number into the README, the guide and the notebooks' text.
 
 Usage (``make guide``; ``make notebooks`` runs it after re-executing the notebooks):
 
@@ -238,7 +238,7 @@ def update_facts(text: str, known: dict[str, str], where: str = "text") -> str:
 
 
 def update_quotes(known: dict[str, str]) -> list[Path]:
-    """Set every quoted number in :data:`QUOTING_FILES` and the notebooks' first cells to
+    """Set every quoted number in :data:`QUOTING_FILES` and the notebooks' markdown cells to
     its source (outputs untouched); return the files that changed."""
     changed = []
     for name in QUOTING_FILES:
@@ -250,9 +250,13 @@ def update_quotes(known: dict[str, str]) -> list[Path]:
             changed.append(path)
     for path in notebook_paths():
         nb = nbformat.read(path, as_version=4)
-        new = update_facts(nb.cells[0].source, known, path.name)
-        if new != nb.cells[0].source:
-            nb.cells[0].source = new
+        edited = False
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                new = update_facts(cell.source, known, path.name)
+                edited |= new != cell.source
+                cell.source = new
+        if edited:
             write_text_atomic(path, nbformat.writes(nb) + "\n")
             changed.append(path)
     return changed
