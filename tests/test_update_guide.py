@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -221,3 +222,34 @@ def test_every_quoted_number_agrees_with_its_source():
         assert update_guide.update_facts(text, known, name) == text, f"{name}: run `make guide`"
     quotes = [q for text in texts.values() for q in update_guide.FACT.findall(text)]
     assert set(known) <= {name for name, _ in quotes}, "every fact is quoted somewhere"
+
+
+def test_the_lesson_plan_fits_90_minute_sessions_and_adds_up_to_the_notebooks_plans():
+    """Each session of docs/teaching.md's plan: its minutes at most 90, and no fewer than its
+    notebooks' planned teaching and exercise minutes nor more than that plus 5 minutes of
+    class-sized compute per notebook (a notebook split over sessions counts once, over the
+    sessions that share it)."""
+    guide = (project_root() / "docs" / "teaching.md").read_text()
+    plan_part = guide.split("## A lesson plan", 1)[1].split("\nTiming tips:", 1)[0]
+    sessions = []
+    for line in plan_part.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[2].isdigit():
+            sessions.append((re.findall(r"\b(0\d)\b", cells[1]), int(cells[2])))
+    assert len(sessions) >= 6
+    assert all(minutes <= 90 for _, minutes in sessions), sessions
+    plans = {}
+    for row in update_guide.runtime_table():
+        plans[row["notebook"][:2]] = row["teaching"] + row["exercises"]
+    groups: list[tuple[set, int]] = []  # sessions that share a notebook are summed together
+    for notebooks, minutes in sessions:
+        shared = [g for g in groups if g[0] & set(notebooks)]
+        merged = (
+            set(notebooks).union(*(g[0] for g in shared)),
+            minutes + sum(g[1] for g in shared),
+        )
+        groups = [g for g in groups if g not in shared] + [merged]
+    assert set().union(*(g[0] for g in groups)) == set(plans), "every notebook has a session"
+    for notebooks, minutes in groups:
+        planned = sum(plans[n] for n in notebooks)
+        assert planned <= minutes <= planned + 5 * len(notebooks), (sorted(notebooks), minutes)
