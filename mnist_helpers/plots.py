@@ -168,9 +168,16 @@ def plot_receptive_fields(
 
 
 def _panels_on_one_scale(
-    panels: list[np.ndarray], title: str, cmap: str, limits: tuple, label: str, numbered: bool
+    panels: list[np.ndarray],
+    title: str,
+    cmap: str,
+    limits: tuple,
+    label: str,
+    numbered: bool,
+    names: list[str] | None = None,
 ) -> Figure:
-    """Small images in rows of 8, all on one colour scale (``limits``), with one colour bar."""
+    """Small images in rows of 8, all on one colour scale (``limits``), with one colour bar;
+    each titled ``#i`` if ``numbered``, or by ``names``."""
     rows = max(1, int(np.ceil(len(panels) / 8)))
     size = (8 * 1.1 + 0.9, rows * 1.2 + 0.6) if numbered else (8 * 1.0 + 0.9, rows * 1.1 + 0.6)
     fig, axes = plt.subplots(rows, 8, figsize=size, squeeze=False, layout="constrained")
@@ -181,8 +188,8 @@ def _panels_on_one_scale(
             ax.axis("off")
             continue
         image = ax.imshow(panels[i], cmap=cmap, vmin=limits[0], vmax=limits[1])
-        if numbered:
-            ax.set_title(f"#{i}", fontsize=8, fontweight="normal")
+        if numbered or names:
+            ax.set_title(names[i] if names else f"#{i}", fontsize=8, fontweight="normal")
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.9, label=label)
     fig.suptitle(title)
@@ -201,11 +208,16 @@ def plot_feature_maps(
 
 
 @_styled
-def plot_filters(kernels: np.ndarray, title: str, save: str | None = None) -> Figure:
-    """Kernels ``(h, w, 1, n)`` on one scale: red positive, blue negative. Taught in 04."""
+def plot_filters(
+    kernels: np.ndarray, title: str, save: str | None = None, names: list[str] | None = None
+) -> Figure:
+    """Kernels ``(h, w, 1, n)`` on one scale: red positive, blue negative; ``names``, one per
+    kernel, title them. Taught in 02 (a linear model's weights) and 04."""
+    if names is not None and len(names) != kernels.shape[-1]:
+        raise ValueError(f"names needs one name per kernel ({kernels.shape[-1]}), got {len(names)}")
     limit = float(np.abs(kernels).max()) or 1.0
     panels = [kernels[:, :, 0, i] for i in range(kernels.shape[-1])]
-    fig = _panels_on_one_scale(panels, title, "RdBu_r", (-limit, limit), "weight", False)
+    fig = _panels_on_one_scale(panels, title, "RdBu_r", (-limit, limit), "weight", False, names)
     return _finish(fig, save)
 
 

@@ -421,3 +421,13 @@ def test_corruption_grid_has_one_column_per_corruption_titled_once():
 def test_shift_figures_refuse_empty_input_with_what_to_pass(call):
     with pytest.raises(ValueError, match="empty: "):
         call()
+
+
+def test_filters_can_be_named_one_by_one():
+    """02 draws the linear model's 784 x 10 weights as ten pictures titled by their digit."""
+    weights = np.random.default_rng(0).normal(size=(28, 28, 1, 10))
+    fig = plots.plot_filters(weights, "weights", names=[str(d) for d in range(10)])
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == [str(d) for d in range(10)]
+    with pytest.raises(ValueError, match="one name per kernel"):
+        plots.plot_filters(weights, "weights", names=["0"])
