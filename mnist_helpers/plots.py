@@ -173,13 +173,12 @@ def _panels_on_one_scale(
     cmap: str,
     limits: tuple,
     label: str,
-    numbered: bool,
     names: list[str] | None = None,
 ) -> Figure:
     """Small images in rows of 8, all on one colour scale (``limits``), with one colour bar;
-    each titled ``#i`` if ``numbered``, or by ``names``."""
+    each titled by ``names``, if given."""
     rows = max(1, int(np.ceil(len(panels) / 8)))
-    size = (8 * 1.1 + 0.9, rows * 1.2 + 0.6) if numbered else (8 * 1.0 + 0.9, rows * 1.1 + 0.6)
+    size = (8 * 1.1 + 0.9, rows * 1.2 + 0.6) if names else (8 * 1.0 + 0.9, rows * 1.1 + 0.6)
     fig, axes = plt.subplots(rows, 8, figsize=size, squeeze=False, layout="constrained")
     image = None
     for i, ax in enumerate(axes.flat):
@@ -188,8 +187,8 @@ def _panels_on_one_scale(
             ax.axis("off")
             continue
         image = ax.imshow(panels[i], cmap=cmap, vmin=limits[0], vmax=limits[1])
-        if numbered or names:
-            ax.set_title(names[i] if names else f"#{i}", fontsize=8, fontweight="normal")
+        if names:
+            ax.set_title(names[i], fontsize=8, fontweight="normal")
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.9, label=label)
     fig.suptitle(title)
@@ -204,7 +203,10 @@ def plot_feature_maps(
     shown = maps[..., : min(max_maps, maps.shape[-1])]
     limits = (min(0.0, float(shown.min())), float(shown.max()) or 1.0)
     panels = [shown[..., i] for i in range(shown.shape[-1])]
-    return _finish(_panels_on_one_scale(panels, title, "viridis", limits, "activation", True), save)
+    names = [f"#{i}" for i in range(len(panels))]
+    return _finish(
+        _panels_on_one_scale(panels, title, "viridis", limits, "activation", names), save
+    )
 
 
 @_styled
@@ -217,7 +219,7 @@ def plot_filters(
         raise ValueError(f"names needs one name per kernel ({kernels.shape[-1]}), got {len(names)}")
     limit = float(np.abs(kernels).max()) or 1.0
     panels = [kernels[:, :, 0, i] for i in range(kernels.shape[-1])]
-    fig = _panels_on_one_scale(panels, title, "RdBu_r", (-limit, limit), "weight", False, names)
+    fig = _panels_on_one_scale(panels, title, "RdBu_r", (-limit, limit), "weight", names)
     return _finish(fig, save)
 
 

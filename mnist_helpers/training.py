@@ -275,10 +275,16 @@ def new_run_folder(run_name: str) -> Iterator[Path]:
                 _copy_your_files(final, staging)
 
 
+def training_images(config: TrainConfig) -> int:
+    """How many training images ``config`` trains on: ``n_train``, or all 60,000 but the
+    validation set."""
+    return config.n_train or 60_000 - config.validation_size
+
+
 def check_data_matches(config: TrainConfig, data: MnistData) -> None:
     """Raise a ValueError if ``data`` is not the split ``config`` describes (``metrics.json``
     would record settings the run did not use)."""
-    n_train = config.n_train or 60_000 - config.validation_size
+    n_train = training_images(config)
     wanted = {"training": n_train, "validation": config.validation_size}
     got = {"training": len(data.x_train), "validation": len(data.x_val)}
     for split, count in wanted.items():
@@ -304,7 +310,7 @@ def check_not_replacing_a_larger_run(config: TrainConfig) -> None:
         old_images, old_epochs = int(old["n_train"]), int(old["config"]["epochs"])
     except (OSError, ValueError, KeyError, TypeError):
         return  # nothing finished there (or nothing we can read): nothing to protect
-    images = config.n_train or 60_000 - config.validation_size
+    images = training_images(config)
     if old_images <= images and old_epochs <= config.epochs:
         return
     accuracy = old.get("test_accuracy")

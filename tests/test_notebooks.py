@@ -22,6 +22,7 @@ from nbval.plugin import coalesce_streams, get_sanitize_patterns, transform_stre
 from mnist_helpers import course
 from mnist_helpers.paths import project_root
 from mnist_helpers.training import ACCURACY_FLOORS
+from tools.update_guide import printed
 
 pytestmark = pytest.mark.notebooks
 NOTEBOOKS = project_root() / "notebooks"
@@ -104,11 +105,6 @@ def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
     )
     injected = course_run.notebook("04")
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected.cells)
-
-
-def printed(nb) -> str:
-    """Everything ``nb``'s cells printed."""
-    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
 
 
 @pytest.mark.real_data

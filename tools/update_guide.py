@@ -277,14 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update", type=Path, help="write the table into this guide")
     args = parser.parse_args(argv)
     try:
-        markdown = runtime_markdown(runtime_table(args.source))
+        rows = runtime_table(args.source)
+        markdown = runtime_markdown(rows)
         if not args.update:
             print(markdown)
             return 0
         changed = update_guide(args.update, markdown)
         print(f"{args.update}: {'updated' if changed else 'already up to date'}")
         if args.source is None:  # the committed notebooks: their time lines too
-            for path in update_time_lines(runtime_table()):
+            for path in update_time_lines(rows):
                 print(f"{path.name}: time line updated")
             for path in update_quotes(facts(guide=args.update)):
                 print(f"{path.name}: quoted numbers updated")
