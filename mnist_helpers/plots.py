@@ -147,6 +147,49 @@ def plot_losses_by_learning_rate(
 
 
 @_styled
+def plot_loss_against_accuracy(
+    steps: np.ndarray, losses: np.ndarray, accuracies: np.ndarray, save: str | None = None
+) -> Figure:
+    """The loss and the accuracy of one batch as the weights move along a line: ``steps`` are
+    how far they moved, ``losses`` and ``accuracies`` (fractions) the batch's values there.
+    Taught in 02: the loss slopes everywhere, the accuracy is a staircase."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.6), sharex=True)
+    top.plot(steps, losses, color="C0")
+    top.set(ylabel="loss on the batch", title="The loss: a slope at every point")
+    bottom.step(steps, 100 * np.asarray(accuracies), where="mid", color="C1")
+    bottom.set(ylabel="accuracy on the batch (%)", title="The accuracy: flat, then a jump")
+    bottom.set(xlabel="distance moved against the gradient (step size)")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    return _finish(fig, save, "Moving the weights along one line")
+
+
+@_styled
+def plot_descent_paths(
+    curvatures: tuple[float, float], paths: dict[float, np.ndarray], save: str | None = None
+) -> Figure:
+    """Gradient descent on the bowl ``(a * w1**2 + c * w2**2) / 2`` with ``curvatures``
+    ``(a, c)``: the loss's contours, and one path of points (an array of shape (steps + 1, 2))
+    per learning rate in ``paths``. Taught in 02."""
+    a, c = curvatures
+    fig, axes = plt.subplots(1, len(paths), figsize=(4 * len(paths), 3.4), sharey=True)
+    w1, w2 = np.meshgrid(np.linspace(-5, 5, 201), np.linspace(-2.5, 2.5, 201))
+    for ax, (rate, path) in zip(np.atleast_1d(axes), paths.items(), strict=True):
+        ax.contour(w1, w2, (a * w1**2 + c * w2**2) / 2, levels=12, cmap="viridis", alpha=0.6)
+        inside = (np.abs(path[:, 0]) <= 5) & (np.abs(path[:, 1]) <= 2.5)
+        shown = path[: len(path) if inside.all() else int(np.argmin(inside))]  # up to leaving
+        ax.plot(shown[:, 0], shown[:, 1], "o-", color="C3", markersize=3, lw=1)
+        ax.plot(0, 0, "k*", markersize=10)
+        ax.set(xlim=(-5, 5), ylim=(-2.5, 2.5), xlabel="weight 1 (flat direction)")
+        steps = len(shown) - 1
+        note = "" if len(shown) == len(path) else f", off the plot after {steps} step"
+        note += "s" if note and steps != 1 else ""
+        ax.set_title(f"learning rate {rate:g}{note}", fontsize=10)
+    np.atleast_1d(axes)[0].set_ylabel("weight 2 (steep direction)")
+    return _finish(fig, save, "Gradient descent on a bowl, from the same start (star: the minimum)")
+
+
+@_styled
 def plot_receptive_fields(
     image: np.ndarray, fields: dict[str, int], save: str | None = None
 ) -> Figure:
@@ -635,6 +678,48 @@ def plot_shift_heatmap(table: pd.DataFrame, save: str | None = None) -> Figure:
     fig.colorbar(image, ax=[ax, ax_mean], label="test accuracy (%)", shrink=0.9)
     title = "Test accuracy (%) of each model (a row) on each corruption of the test images"
     return _finish(fig, save, title)
+
+
+@_styled
+def plot_saliency(
+    images: np.ndarray, saliency: np.ndarray, titles: list[str], save: str | None = None
+) -> Figure:
+    """Digits (top row) and their saliency maps (bottom row: how strongly the model's answer
+    reacts to each pixel, one colour scale for all). Taught in 07."""
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(1.5 * n + 1, 3.6), squeeze=False, layout="constrained")
+    limit = float(np.max(saliency)) or 1.0
+    shown = None
+    for column, (image, heat, title) in enumerate(zip(images, saliency, titles, strict=True)):
+        _show_digit(axes[0, column], image, title)
+        shown = axes[1, column].imshow(np.squeeze(heat), cmap="magma", vmin=0, vmax=limit)
+        axes[1, column].set(xticks=[], yticks=[])
+    axes[0, 0].set_ylabel("digit")
+    axes[1, 0].set_ylabel("saliency")
+    if shown is not None:
+        fig.colorbar(shown, ax=axes[1, :], shrink=0.9, label="size of the gradient")
+    fig.suptitle("Where a small change of a pixel moves the model's answer most")
+    return _finish(fig, save)
+
+
+@_styled
+def plot_adversarial(
+    image: np.ndarray, adversarial: np.ndarray, titles: list[str], save: str | None = None
+) -> Figure:
+    """A digit, the change an attack made to it (on a colour scale), and the result: three
+    panels titled by ``titles``. Taught in 07."""
+    image, adversarial = np.squeeze(image), np.squeeze(adversarial)
+    fig, axes = plt.subplots(1, 3, figsize=(8, 3.2), layout="constrained")
+    _show_digit(axes[0], image, titles[0])
+    change = adversarial - image
+    limit = float(np.abs(change).max()) or 1.0
+    shown = axes[1].imshow(change, cmap="cividis", vmin=-limit, vmax=limit)
+    axes[1].set(xticks=[], yticks=[])
+    axes[1].set_title(titles[1], fontsize=9, fontweight="normal")
+    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04, label="change of the pixel")
+    _show_digit(axes[2], adversarial, titles[2])
+    fig.suptitle("An adversarial example: a small change chosen by the gradient")
+    return _finish(fig, save)
 
 
 @_styled

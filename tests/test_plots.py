@@ -47,6 +47,17 @@ def figure_cases():
         "losses_by_learning_rate": lambda: plots.plot_losses_by_learning_rate(
             {0.01: [2.3, 2.2], 50.0: [2.3, 250.0]}
         ),
+        "loss_against_accuracy": lambda: plots.plot_loss_against_accuracy(
+            np.linspace(0, 1, 5),
+            np.array([2.0, 1.5, 1.4, 1.6, 2.0]),
+            np.array([0.5, 0.5, 0.6, 0.6, 0.6]),
+        ),
+        "descent_paths": lambda: plots.plot_descent_paths(
+            (1, 10),
+            {0.1: np.array([[-4.0, 1.5], [-3.6, 0.0]]), 0.3: np.array([[-4.0, 1.5], [-2.8, -3.0]])},
+        ),
+        "saliency": lambda: plots.plot_saliency(X[:3], rng.random((3, 28, 28)), ["a", "b", "c"]),
+        "adversarial": lambda: plots.plot_adversarial(X[0], X[1], ["digit", "change", "attacked"]),
         "receptive_fields": lambda: plots.plot_receptive_fields(X[0], {"conv1": 5, "conv3": 20}),
         "pixel_histogram": lambda: plots.plot_pixel_histogram(X),
         "convolution": lambda: plots.plot_convolution(X[0], np.eye(3), X[0, :26, :26]),
@@ -431,3 +442,29 @@ def test_filters_can_be_named_one_by_one():
     assert titles == [str(d) for d in range(10)]
     with pytest.raises(ValueError, match="one name per kernel"):
         plots.plot_filters(weights, "weights", names=["0"])
+
+
+def test_descent_paths_stop_where_they_leave_the_plot_and_say_how_many_steps_are_off():
+    path = np.array([[-4.0, 1.5], [-3.9, -1.8], [-3.8, 2.6], [-3.7, -2.0]])
+    fig = plots.plot_descent_paths((1, 10), {0.21: path})
+    ax = fig.axes[0]
+    assert ax.get_title() == "learning rate 0.21, off the plot after 1 step"
+    assert len(ax.lines[0].get_xdata()) == 2
+
+
+def test_loss_against_accuracy_draws_accuracy_in_percent():
+    fig = plots.plot_loss_against_accuracy(np.arange(3), np.ones(3), np.array([0.25, 0.5, 0.5]))
+    assert list(fig.axes[1].lines[0].get_ydata()) == [25.0, 50.0, 50.0]
+
+
+def test_saliency_maps_share_one_colour_scale_from_zero():
+    heat = np.zeros((2, 28, 28))
+    heat[1, 3, 3] = 5.0
+    fig = plots.plot_saliency(X[:2], heat, ["one", "two"])
+    scales = {ax.images[0].get_clim() for ax in fig.axes[2:4]}
+    assert scales == {(0.0, 5.0)}
+
+
+def test_adversarial_change_is_drawn_symmetric_around_zero():
+    fig = plots.plot_adversarial(np.zeros((28, 28)), np.full((28, 28), 0.1), ["a", "b", "c"])
+    assert np.allclose(fig.axes[1].images[0].get_clim(), (-0.1, 0.1))
