@@ -18,7 +18,7 @@ from mnist_helpers.paths import project_root
 from tools.update_guide import runtime_table, time_line
 
 NOTEBOOKS = course.notebook_paths()
-BACK_MATTER = {"Summary", "Next", "Exercises"}
+BACK_MATTER = {"Summary", "Next", "Check yourself", "Exercises"}
 HEADING = re.compile(r"^## (.*)$", re.MULTILINE)
 NUMBERED = re.compile(r"^(\d+) · \S")
 # "section 4", "sections 2 and 3", "§3", "§1-2", each optionally after a notebook number
