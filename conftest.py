@@ -8,10 +8,10 @@ Each notebook runs once per profile in a test session:
 
 - the course run (``course_run`` below) runs every notebook once at the smoke profile, as
   ``make run PROFILE=smoke RUN_NAME=smoke`` does; the smoke checks, the comparison of 01, 02,
-  04 and 06 with their committed outputs, the browser tests and a sweep test read its files.
+  03, 05 and 06 with their committed outputs, the browser tests and a sweep test read its files.
   When a session has tests that read it, it starts as soon as they are collected and works
   beside the other tests, which run first.
-- nbval runs 03 at its default profile (its checked outputs are those of the full recipe), and
+- nbval runs 04 at its default profile (its checked outputs are those of the full recipe), and
   nothing else: the other notebooks' checked outputs do not depend on the profile and are
   compared in the course run's executed copies instead.
 """
@@ -30,16 +30,17 @@ from pathlib import Path
 
 import pytest
 
-# nbval re-executes 03 only: see the module's docstring.
+# nbval re-executes 04 only: see the module's docstring.
 collect_ignore = [
     f"notebooks/{name}"
     for name in (
         "01_data_exploration.ipynb",
-        "02_building_a_cnn.ipynb",
-        "04_evaluation.ipynb",
-        "05_going_further.ipynb",
+        "02_how_a_network_learns.ipynb",
+        "03_building_a_cnn.ipynb",
+        "05_evaluation.ipynb",
         "06_your_own_digits.ipynb",
         "07_when_the_data_shifts.ipynb",
+        "08_going_further.ipynb",
     )
 ]
 
@@ -179,8 +180,8 @@ def course_run() -> CourseRun:
     ``make run PROFILE=smoke RUN_NAME=smoke`` runs), once for the whole session, in a process
     of its own, on the cached real MNIST files (offline); waited for here.
 
-    Every notebook runs once: 01 and 02 with their defaults (they declare neither parameter),
-    03, 05 and 07 at their smoke size, 04 and 06 on 03's run ``smoke``. Runs and executed
+    Every notebook runs once: 01, 02 and 03 with their defaults (they declare neither parameter),
+    04, 07 and 08 at their smoke size, 05 and 06 on 04's run ``smoke``. Runs and executed
     notebooks go to a temporary ``runs/`` folder; no figures folder is set, so they go where a
     learner's run puts them, ``runs/figures/``. TensorFlow's log level is not set either: the
     output is what a learner's terminal shows.

@@ -105,7 +105,7 @@ def step_profile(architecture: str = "cnn", batch_size: int = 256, steps: int = 
     the step's FLOPs; on random images, so that no data set is needed."""
     seed_everything(0)
     config = TrainConfig(architecture=architecture, batch_size=batch_size)
-    # as train compiles it (03's 55,000 training images): STEPS_PER_EXECUTION steps per call
+    # as train compiles it (04's 55,000 training images): STEPS_PER_EXECUTION steps per call
     steps_per_epoch = -(-55_000 // batch_size)
     model = compile_model(build_model(architecture), config, steps_per_epoch, STEPS_PER_EXECUTION)
     rng = np.random.default_rng(0)

@@ -6,12 +6,12 @@ Usage (about 20 minutes on 2 CPU cores; about 12 without the Keras example)::
     .venv/bin/python benchmarks/robustness.py --keras-epochs 0    # before and after 07 only
 
 Three recipes train in this one process on the same 55,000 training images (5,000 held out,
-as in 03), with the same seed:
+as in 04), with the same seed:
 
-- **before 07**: ``build_cnn(augment_appearance=False)``, 03's recipe until 07 (Adam,
+- **before 07**: ``build_cnn(augment_appearance=False)``, 04's recipe until 07 (Adam,
   warm-up then cosine learning rate, 7 epochs);
 - **after 07**: ``build_cnn()``, the same network and recipe with appearance augmentation
-  (stroke width, brightness, noise; 03's default now);
+  (stroke width, brightness, noise; 04's default now);
 - **Keras example**: the canonical "Simple MNIST convnet" with Keras' own recipe (Adam at
   0.001, 15 epochs).
 

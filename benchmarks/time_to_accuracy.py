@@ -5,7 +5,7 @@ Usage (takes about 4 minutes on 2 CPU cores)::
     .venv/bin/python benchmarks/time_to_accuracy.py [--epochs-ours 6] [--epochs-keras 15]
 
 Both recipes train in this one process on the same 55,000 training images (5,000 held out
-for validation, as in 03) with the same seed. After every epoch the clock is paused and the
+for validation, as in 04) with the same seed. After every epoch the clock is paused and the
 model is scored on the 10,000 test images; the table gives the training seconds until the test
 accuracy first reached 99.0 %, the final accuracy, and the parameters. Beside them, from
 ``machine.py``: the work of an epoch (its training steps' floating-point operations, counted by
@@ -131,7 +131,7 @@ def main() -> None:
 
     data = load_mnist(validation_size=5000, seed=args.seed)
     recipes = {
-        "course CNN (03 default)": TrainConfig(
+        "course CNN (04 default)": TrainConfig(
             **{"epochs": args.epochs_ours, "seed": args.seed, **overrides}
         ).validate(),
         "Keras example CNN": TrainConfig(

@@ -38,7 +38,7 @@ def missing_model_message(model_path: Path) -> str:
     """What to do when ``model_path`` does not exist: how to train one, or name another."""
     return (
         f"No trained model at {model_path}. Train the default one first: `make run` (its "
-        "notebook 03 trains it, about 3 minutes on a laptop CPU) or run notebook 03 in "
+        "notebook 04 trains it, about 3 minutes on a laptop CPU) or run notebook 04 in "
         "JupyterLab; or name another: `make app MODEL=path/to/model.keras`."
     )
 

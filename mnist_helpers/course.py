@@ -2,12 +2,12 @@
 
 ``python -m mnist_helpers.course run`` (``make run``) executes every notebook into
 ``runs/notebooks/`` with its figures in ``runs/figures/``, with the notebooks' own defaults:
-the class-sized ones (05 and 07 run their quick ``smoke`` profile). ``notebooks`` (``make
+the class-sized ones (07 and 08 run their quick ``smoke`` profile). ``notebooks`` (``make
 notebooks``) re-executes the committed notebooks in place at the full profile
 (:data:`COMMITTED_PARAMETERS`); their parameters cells keep the class-sized defaults.
 ``-p epochs 3`` or ``--params params.yaml`` set parameters (each goes to the notebooks that
 declare it; a parameter whose default is text stays text); ``-p profile smoke`` also sends
-03's run to ``runs/smoke/`` and has 04, 06 and 07 read it; ``--only 03 04`` picks notebooks.
+04's run to ``runs/smoke/`` and has 05, 06 and 07 read it; ``--only 04 05`` picks notebooks.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ except ImportError as err:
 #: The parameters of the committed outputs (``make notebooks``): the full profile, where a
 #: notebook's own default is the quick one that fits a class. Their outputs say so.
 COMMITTED_PARAMETERS: dict[str, dict] = {
-    "05_going_further.ipynb": {"profile": "full"},
+    "08_going_further.ipynb": {"profile": "full"},
     "07_when_the_data_shifts.ipynb": {"profile": "full"},
 }
 
@@ -58,7 +58,7 @@ def select_notebooks(paths: list[Path], prefixes: list[str]) -> list[Path]:
     ``ValueError`` for no prefix or one that matches no notebook, listing the notebooks."""
     names = ", ".join(path.name for path in paths)
     if not prefixes:
-        raise ValueError(f"--only needs the notebooks to run, e.g. --only 03 04; there are {names}")
+        raise ValueError(f"--only needs the notebooks to run, e.g. --only 04 05; there are {names}")
     unmatched = [o for o in prefixes if not any(path.name.startswith(o) for path in paths)]
     if unmatched:
         raise ValueError(f"--only {' '.join(unmatched)} matches no notebook; there are {names}")
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a notebook parameter, e.g. -p epochs 3",
     )
     parser.add_argument("--params", type=Path, help="a YAML file of parameters")
-    parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 03 04")
+    parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 04 05")
     args = parser.parse_args(argv)
 
     all_paths = notebook_paths()
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("MNIST_FIGURES_DIR", str(runs_dir() / "figures"))
     profile = parameters.get("profile", "full")
     if isinstance(profile, str) and profile != "full" and "run_name" not in parameters:
-        parameters["run_name"] = profile  # 03 trains runs/smoke; 04, 06 and 07 read it
+        parameters["run_name"] = profile  # 04 trains runs/smoke; 05, 06 and 07 read it
     start, started = time.perf_counter(), time.time()
     try:
         execute_notebooks(paths, parameters, in_place=args.command == "notebooks")

@@ -1,5 +1,5 @@
 """Judge a trained model: load a run, metrics, confusion matrix, mistakes, calibration, as
-numbers or pandas tables (:mod:`mnist_helpers.plots` draws them). Taught in 04."""
+numbers or pandas tables (:mod:`mnist_helpers.plots` draws them). Taught in 05."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class Run:
 def load_run(run_name: str = "default") -> Run:
     """Load ``runs/<run_name>/``: the model (in Keras' safe mode), ``metrics.json`` and
     ``history.csv``. A missing or damaged file raises an error that says what to do.
-    Taught in 04."""
+    Taught in 05."""
     path = runs_dir() / check_run_name(run_name)
     missing = [
         f for f in ("model.keras", "metrics.json", "history.csv") if not (path / f).is_file()
@@ -50,14 +50,14 @@ def load_run(run_name: str = "default") -> Run:
         listed = f" Finished runs here: {', '.join(others[:8])}{', ...' * (len(others) > 8)}."
         raise RunNotFoundError(
             f"run {run_name!r} is not finished: {path} lacks {', '.join(missing)}. "
-            "Train it first: run notebooks/03_training.ipynb (e.g. `make run`, or "
-            f"`papermill notebooks/03_training.ipynb out.ipynb -p run_name {run_name}`)."
+            "Train it first: run notebooks/04_training.ipynb (e.g. `make run`, or "
+            f"`papermill notebooks/04_training.ipynb out.ipynb -p run_name {run_name}`)."
             + (listed + " Or set run_name to one of them." if others else "")
         )
     model = load_model_safely(path / "model.keras")
     again = (
-        "re-run the training to write it again: `make run`, or notebook 03 "
-        f"(03_training.ipynb) with run_name={run_name!r}"
+        "re-run the training to write it again: `make run`, or notebook 04 "
+        f"(04_training.ipynb) with run_name={run_name!r}"
     )
     try:
         metrics = json.loads((path / "metrics.json").read_bytes())
@@ -90,7 +90,7 @@ def predict_proba(model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
 
 
 def ensemble_proba(probabilities: list[np.ndarray]) -> np.ndarray:
-    """Average the class probabilities of several models: an ensemble. Taught in 05."""
+    """Average the class probabilities of several models: an ensemble. Taught in 08."""
     if not probabilities:
         raise ValueError("ensemble_proba needs at least one array of probabilities")
     shapes = {p.shape for p in probabilities}
@@ -105,7 +105,7 @@ TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 def tta_proba(model, x: np.ndarray) -> np.ndarray:
     """Test-time augmentation: average the predictions on copies of ``x`` shifted by
-    :data:`TTA_SHIFTS` (``np.roll``: MNIST's borders are blank). Taught in 05."""
+    :data:`TTA_SHIFTS` (``np.roll``: MNIST's borders are blank). Taught in 08."""
     x = np.asarray(x)
     shifted = [np.roll(x, (dy, dx), axis=(1, 2)) for dy, dx in TTA_SHIFTS]
     return ensemble_proba([predict_proba(model, copy) for copy in shifted])
@@ -182,14 +182,14 @@ def _check_proba(y_true: object, proba: object) -> tuple[np.ndarray, np.ndarray]
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """The share of predictions ``y_pred`` equal to the labels ``y_true`` (1-D arrays of digits
-    0-9 of one length, else a ValueError says what is wrong). Taught in 04."""
+    0-9 of one length, else a ValueError says what is wrong). Taught in 05."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
 
 
 def confusion_matrix_frame(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
     """The 10x10 confusion matrix: rows are true digits, columns predicted ones (labels as
-    for :func:`accuracy`). Taught in 04."""
+    for :func:`accuracy`). Taught in 05."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     counts = np.zeros((10, 10), dtype=int)
     np.add.at(counts, (y_true, y_pred), 1)
@@ -200,7 +200,7 @@ def confusion_matrix_frame(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFra
 
 def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
     """Precision, recall, F1 and support of each digit, a DataFrame (0 where a digit is never
-    predicted or never present). Taught in 04."""
+    predicted or never present). Taught in 05."""
     cm = confusion_matrix_frame(y_true, y_pred).to_numpy()
     hits, support, predicted = np.diag(cm), cm.sum(axis=1), cm.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -215,7 +215,7 @@ def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
 
 def most_confused_pairs(cm: pd.DataFrame, k: int = 5) -> pd.DataFrame:
     """The ``k`` largest off-diagonal cells of the confusion matrix ``cm``: which digit was
-    taken for which, how often (pairs never confused are left out). Taught in 04."""
+    taken for which, how often (pairs never confused are left out). Taught in 05."""
     values = np.asarray(cm).copy()
     if values.shape != (10, 10):
         raise ValueError(
@@ -232,7 +232,7 @@ def most_confused_pairs(cm: pd.DataFrame, k: int = 5) -> pd.DataFrame:
 
 def mistakes_frame(y_true: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
     """One row per misclassified image, most confident first: ``index``, ``true``,
-    ``predicted``, ``confidence`` and ``p_true`` (the probability of the truth). Taught in 04."""
+    ``predicted``, ``confidence`` and ``p_true`` (the probability of the truth). Taught in 05."""
     y_true, proba = _check_proba(y_true, proba)
     predicted = proba.argmax(axis=1)
     wrong = np.flatnonzero(predicted != y_true)
@@ -244,7 +244,7 @@ def mistakes_frame(y_true: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
 
 def calibration_table(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
     """One row per non-empty bin ``(low, high]`` of confidence: ``low``, ``high``, ``count``,
-    ``confidence`` (mean) and ``accuracy``. Taught in 04."""
+    ``confidence`` (mean) and ``accuracy``. Taught in 05."""
     y_true, proba = _check_proba(y_true, proba)
     n_bins = check_int("n_bins", n_bins, hint="e.g. n_bins=10")
     confidence = proba.max(axis=1)
@@ -261,7 +261,7 @@ def calibration_table(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10) -
 
 def expected_calibration_error(table: pd.DataFrame) -> float:
     """The expected calibration error of a :func:`calibration_table`: the count-weighted mean
-    of ``|accuracy - confidence|``. Taught in 04."""
+    of ``|accuracy - confidence|``. Taught in 05."""
     needed = ["count", "confidence", "accuracy"]
     columns = list(getattr(table, "columns", []))
     if not isinstance(table, pd.DataFrame) or not set(needed) <= set(columns):
@@ -283,7 +283,7 @@ def mcnemar_test(y_true: np.ndarray, y_pred_a: np.ndarray, y_pred_b: np.ndarray)
     ``a`` gets right and ``b`` wrong, ``only_b`` the reverse, and ``p_value``, the chance of a
     split at least that uneven if each disagreement were a fair coin (two-sided, exact
     binomial). Images both get right, or both wrong, say nothing about which is better.
-    Taught in 03."""
+    Taught in 04."""
     from scipy.stats import binomtest
 
     y_true, y_pred_a = _check_pair(y_true, y_pred_a)

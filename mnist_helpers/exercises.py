@@ -170,6 +170,28 @@ def _standardized(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=(1, 2, 3), keepdims=True)) / x.std(axis=(1, 2, 3), keepdims=True)
 
 
+def _cross_entropy(logits, label) -> float:
+    z = np.asarray(logits, dtype=np.float64)
+    top = z.max()
+    return float(top + np.log(np.exp(z - top).sum()) - z[label])
+
+
+def _logit_gradient(logits, label) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    p[label] -= 1.0
+    return p
+
+
+def _logit_cases(seed: int) -> list[tuple]:
+    rng = _rng(seed)
+    cases = [(rng.normal(size=10) * 3, int(rng.integers(10))) for _ in range(3)]
+    sure = np.zeros(10)
+    sure[3] = 1000.0  # a very sure model: np.exp(1000) overflows
+    return [*cases, (sure, 3), (sure, 7)]
+
+
 #: The exercises answered with a number: id -> (title, the right number when asked, hint).
 NUMBER_EXERCISES: dict[str, tuple[str, Callable[[], float], str]] = {
     "01.1": (
@@ -182,17 +204,17 @@ NUMBER_EXERCISES: dict[str, tuple[str, Callable[[], float], str]] = {
         _ink_per_digit,
         "average every pixel of each digit's images, then take argmax",
     ),
-    "02.1": (
+    "03.1": (
         "parameters of a Conv2D layer",
         lambda: 5 * 5 * 3 * 16 + 16,
         "each filter has one weight per kernel position per input channel, plus one bias",
     ),
-    "03.1": (
+    "04.1": (
         "steps per epoch",
         lambda: -(-60_000 // 256),
         "the last, smaller batch counts as a step too (round up)",
     ),
-    "03.2": (
+    "04.2": (
         "the end of the warm-up",
         lambda: (4 * 100) // 8,
         "the warm-up takes the first eighth of all the training steps",
@@ -201,6 +223,27 @@ NUMBER_EXERCISES: dict[str, tuple[str, Callable[[], float], str]] = {
 
 #: The exercises answered with a function: id -> (title, test cases, right function, hint).
 FUNCTION_EXERCISES: dict[str, tuple[str, Callable[[], list], Callable, str]] = {
+    "02.1": (
+        "cross-entropy without overflow",
+        lambda: _logit_cases(21),
+        _cross_entropy,
+        "-log p_y = log(sum of exp(z)) - z_y; subtract the largest logit before np.exp and add "
+        "it back after the log, so that exp never sees a huge number",
+    ),
+    "02.2": (
+        "the gradient at the logits",
+        lambda: _logit_cases(22),
+        _logit_gradient,
+        "the softmax of the logits (largest logit subtracted first), then 1 subtracted at the "
+        "right digit",
+    ),
+    "02.3": (
+        "the largest learning rate",
+        lambda: [((1.0, 10.0),), ((4.0,),), ((0.5, 2.0, 8.0),), ((3.0, 3.0),)],
+        lambda curvatures: 2.0 / max(curvatures),
+        "a step multiplies w_i by 1 - rate * c_i; gradient descent converges while every "
+        "factor stays between -1 and 1, and the steepest curvature leaves first",
+    ),
     "01.3": (
         "read an IDX header by hand",
         lambda: [(encode_idx(np.zeros(shape, np.uint8)),) for shape in ((3, 4, 5), 7, (2, 300))],
@@ -208,7 +251,7 @@ FUNCTION_EXERCISES: dict[str, tuple[str, Callable[[], list], Callable, str]] = {
         "byte 2 is the type code, byte 3 the number of dimensions, then one big-endian "
         "4-byte integer per dimension (struct format '>I')",
     ),
-    "02.3": (
+    "03.3": (
         "a convolution in numpy",
         lambda: [
             (_rng(2).random(image), _rng(3).normal(size=kernel))
@@ -217,37 +260,37 @@ FUNCTION_EXERCISES: dict[str, tuple[str, Callable[[], list], Callable, str]] = {
         _convolve,
         "'valid' means the output is (H - k + 1, W - k + 1); Keras does not flip the kernel",
     ),
-    "03.3": (
+    "04.3": (
         "the best epoch",
         _histories,
         lambda history: int(np.argmax(np.asarray(history["val_accuracy"]))) + 1,
         "epochs are counted from 1, the frame's rows from 0; with a tie, keep the earlier epoch",
     ),
-    "04.1": (
+    "05.1": (
         "accuracy from a confusion matrix",
         lambda: _confusions(41),
         lambda cm: np.trace(np.asarray(cm)) / np.asarray(cm).sum(),
         "the right answers are on the diagonal",
     ),
-    "04.2": (
+    "05.2": (
         "recall of one digit",
         lambda: [(cm, digit) for (cm,), digit in zip(_confusions(42), (0, 5, 9), strict=True)],
         lambda cm, digit: np.asarray(cm)[digit, digit] / np.asarray(cm)[digit].sum(),
         "recall asks: of the images that truly are this digit (a row), how many were found?",
     ),
-    "04.3": (
+    "05.3": (
         "top-2 accuracy",
         lambda: [(_rng(s).integers(0, 10, 200), _probabilities(200, s)) for s in (43, 44)],
         _top2_accuracy,
         "np.argsort sorts each row; the last two are the best two",
     ),
-    "05.2": (
+    "08.2": (
         "average an ensemble",
         lambda: [([_probabilities(50, s) for s in range(k)],) for k in (2, 3, 5)],
         lambda probabilities: np.mean(probabilities, axis=0),
         "average the models' probabilities image by image, class by class",
     ),
-    "05.3": (
+    "08.3": (
         "the noise of a test accuracy",
         lambda: [(0.996, 10_000), (0.99, 10_000), (0.9, 500)],
         lambda accuracy, n: np.sqrt(accuracy * (1 - accuracy) / n),
@@ -296,8 +339,8 @@ for _id, (_title, *_spec) in FUNCTION_EXERCISES.items():
     exercise(_id, _title)(partial(_check_function, *_spec))
 
 
-@exercise("02.2", "the shape after conv and pooling")
-def _check_02_2(answer):
+@exercise("03.2", "the shape after conv and pooling")
+def _check_03_2(answer):
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         return "answer with a pair (height, width)"
     if tuple(int(v) for v in answer) == ((28 - 3 + 1) // 2,) * 2:
@@ -377,8 +420,8 @@ def _model_hint(answer, name: str) -> str | None:
     return None
 
 
-@exercise("02.4", "build and train a first CNN")
-def _check_02_4(answer):
+@exercise("03.4", "build and train a first CNN")
+def _check_03_4(answer):
     import keras
 
     if hint := _model_hint(answer, "first_cnn"):
@@ -402,8 +445,8 @@ def _check_02_4(answer):
     )
 
 
-@exercise("03.4", "a lighter head")
-def _check_03_4(answer):
+@exercise("04.4", "a lighter head")
+def _check_04_4(answer):
     from mnist_helpers.models import NUM_CLASSES, build_cnn
 
     if hint := _model_hint(answer, "light"):
@@ -438,8 +481,8 @@ LABEL_KEEPING = {"rotate by up to 10 degrees", "shift by up to 3 pixels", "zoom 
 AUGMENTATIONS = sorted(LABEL_KEEPING | {"flip left-right", "rotate by 180 degrees"})
 
 
-@exercise("05.1", "augmentations that keep the label")
-def _check_05_1(answer):
+@exercise("08.1", "augmentations that keep the label")
+def _check_08_1(answer):
     if not isinstance(answer, (set, list, tuple)) or not set(answer) <= set(AUGMENTATIONS):
         return f"answer with a set of names taken from {AUGMENTATIONS}"
     if set(answer) == LABEL_KEEPING:

@@ -31,8 +31,8 @@ IMAGE_SHAPE = (28, 28, 1)  # one model input: a 28x28 grey image with one channe
 NUM_DIGITS = 10  # what a model gives for one image: a probability for each digit
 #: How far from 1 a row of probabilities may sum (float32 softmax rows are off by ~1e-7).
 PROBA_SUM_TOLERANCE = 1e-3
-GET_A_MODEL = "train one with `make run`, or notebook 03"
-RETRAIN = "copy it again, or train a new one (`make run`, or notebook 03)"
+GET_A_MODEL = "train one with `make run`, or notebook 04"
+RETRAIN = "copy it again, or train a new one (`make run`, or notebook 04)"
 
 
 def load_model_safely(path: str | Path):
@@ -90,11 +90,11 @@ def check_model_file(path: str | Path) -> Path:
         got = f"{path.suffix!r}" if path.suffix else "no suffix"
         raise ModelFileError(
             f"{path}: not a model file name: expected a name ending in {MODEL_SUFFIX}, got "
-            f'{got}; save a model with model.save("model.keras"), as in notebook 03'
+            f'{got}; save a model with model.save("model.keras"), as in notebook 04'
         )
     if not path.exists():
         raise FileNotFoundError(
-            f"{path}: no such model file; train one first (`make run`, or notebook 03)"
+            f"{path}: no such model file; train one first (`make run`, or notebook 04)"
         )
     if not path.is_file():
         raise ModelFileError(f"{path}: is a folder, not a {MODEL_SUFFIX} model file")

@@ -1,6 +1,6 @@
 """The course's models (our CNN and its variants, the Keras example CNN, an MLP), uncompiled,
 and the augmentation layers that change images in training only (:func:`inference_model`
-leaves them out). Taught in 02."""
+leaves them out). Taught in 03."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def build_cnn(
     """Build the course's CNN: blocks of ``Conv2D -> (MaxPooling2D; last with pool_last) ->
     (BatchNormalization) -> ReLU`` (``filters``, ``kernel_sizes``, ``pool``: one per block),
     dropout, a hidden ``Dense`` layer (``dense_units``, or None), a 10-way softmax; first, if
-    asked, :func:`standardize_layer` and :func:`appearance_augmentation_layers`. Taught in 02."""
+    asked, :func:`standardize_layer` and :func:`appearance_augmentation_layers`. Taught in 03."""
     if not (len(filters) == len(kernel_sizes) == len(pool)):
         raise ValueError(
             "filters, kernel_sizes and pool need one entry per block, got "
@@ -198,7 +198,7 @@ def geometric_augmentation_layers(
     """Random rotations (up to 10 degrees), shifts and zooms (up to 10 %), in training only;
     areas moved in from outside are black, like MNIST's background. Each new pixel takes the
     value of the ``nearest`` old one, so strokes stay sharp (``"bilinear"`` averages its
-    neighbours: a slight blur). Taught in 05."""
+    neighbours: a slight blur). Taught in 08."""
     check_choice("interpolation", interpolation, ("nearest", "bilinear"), "e.g. 'nearest'")
     fill = {"fill_mode": "constant", "fill_value": 0.0, "seed": seed}
     fill["interpolation"] = interpolation
@@ -243,7 +243,7 @@ def inference_model(model: keras.Model) -> keras.Model:
 
 def build_keras_example_cnn() -> keras.Model:
     """Build Keras' "Simple MNIST convnet" (Conv32-pool-Conv64-pool-Dropout-Dense), the
-    reference the course's CNN must beat. Taught in 02."""
+    reference the course's CNN must beat. Taught in 03."""
     return keras.Sequential(
         [
             keras.Input(shape=INPUT_SHAPE, name="image"),
@@ -261,7 +261,7 @@ def build_keras_example_cnn() -> keras.Model:
 
 def build_mlp() -> keras.Model:
     """Build a multi-layer perceptron (784 -> 256 -> 128 -> 10, dropout 0.2): the baseline
-    that ignores which pixels are neighbours. Taught in 02."""
+    that ignores which pixels are neighbours. Taught in 03."""
     model = keras.Sequential(name="mlp")
     model.add(keras.Input(shape=INPUT_SHAPE, name="image"))
     model.add(layers.Flatten(name="flatten"))
@@ -284,7 +284,7 @@ MODEL_VARIANTS: dict[str, Callable[[], keras.Model]] = {
     "cnn_standardized_appearance": lambda: build_cnn(
         standardize=True, name="cnn_standardized_appearance"
     ),
-    # one and a half times as wide, as 05 trains it
+    # one and a half times as wide, as 08 trains it
     "cnn_wide": lambda: build_cnn(filters=(24, 48, 48), name="cnn_wide", augment_appearance=False),
     "keras_example": build_keras_example_cnn,
     "mlp": build_mlp,
@@ -293,8 +293,8 @@ MODEL_VARIANTS: dict[str, Callable[[], keras.Model]] = {
 
 def build_model(architecture: str, augment_geometry: bool = False) -> keras.Model:
     """Build the architecture named ``architecture`` (one of :data:`MODEL_VARIANTS`); with
-    ``augment_geometry=True``, :func:`geometric_augmentation_layers` (05's shifts, turns and
-    zooms) come first. Taught in 02 and 05."""
+    ``augment_geometry=True``, :func:`geometric_augmentation_layers` (08's shifts, turns and
+    zooms) come first. Taught in 03 and 08."""
     hint = "set it in the parameters cell, e.g. architecture='cnn'"
     check_choice("architecture", architecture, MODEL_VARIANTS, hint)
     model = MODEL_VARIANTS[architecture]()
@@ -308,7 +308,7 @@ def build_model(architecture: str, augment_geometry: bool = False) -> keras.Mode
 
 def layer_table(model: keras.Model):
     """A pandas DataFrame of each layer's name, type, output shape (without the batch axis)
-    and number of parameters: a friendlier ``model.summary()``. Taught in 02."""
+    and number of parameters: a friendlier ``model.summary()``. Taught in 03."""
     import pandas as pd
 
     rows = [

@@ -1,5 +1,5 @@
-"""Every figure of the course, each function returning a matplotlib Figure; ``save="04_x"``
-also writes ``figures/04_x.png``. Digits are drawn as the model sees them, white ink on black
+"""Every figure of the course, each function returning a matplotlib Figure; ``save="05_x"``
+also writes ``figures/05_x.png``. Digits are drawn as the model sees them, white ink on black
 on a fixed scale. The course's style (:data:`STYLE`) applies inside each function only:
 importing this module changes no matplotlib setting."""
 
@@ -115,7 +115,7 @@ def plot_pixel_histogram(x: np.ndarray, save: str | None = None) -> Figure:
 def plot_convolution(
     image: np.ndarray, kernel: np.ndarray, result: np.ndarray, save: str | None = None
 ) -> Figure:
-    """An image, a 3x3 kernel with its numbers, and the feature map it makes. Taught in 02."""
+    """An image, a 3x3 kernel with its numbers, and the feature map it makes. Taught in 03."""
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.3))
     _show_digit(axes[0], image, "input image (28x28)")
     mapped = f"feature map ({result.shape[0]}x{result.shape[1]})"
@@ -194,7 +194,7 @@ def plot_receptive_fields(
     image: np.ndarray, fields: dict[str, int], save: str | None = None
 ) -> Figure:
     """The pixels one unit at the image's centre sees after each layer: ``fields`` maps a
-    layer's name to the side of its receptive field, in pixels. Taught in 02."""
+    layer's name to the side of its receptive field, in pixels. Taught in 03."""
     image = np.squeeze(image)
     fig, ax = plt.subplots(figsize=(4.6, 4.6))
     _show_digit(ax, image)
@@ -242,7 +242,7 @@ def _panels_on_one_scale(
 def plot_feature_maps(
     maps: np.ndarray, title: str, max_maps: int = 16, save: str | None = None
 ) -> Figure:
-    """Up to ``max_maps`` feature maps ``(h, w, channels)`` on one colour scale. Taught in 04."""
+    """Up to ``max_maps`` feature maps ``(h, w, channels)`` on one colour scale. Taught in 05."""
     shown = maps[..., : min(max_maps, maps.shape[-1])]
     limits = (min(0.0, float(shown.min())), float(shown.max()) or 1.0)
     panels = [shown[..., i] for i in range(shown.shape[-1])]
@@ -257,7 +257,7 @@ def plot_filters(
     kernels: np.ndarray, title: str, save: str | None = None, names: list[str] | None = None
 ) -> Figure:
     """Kernels ``(h, w, 1, n)`` on one scale: red positive, blue negative; ``names``, one per
-    kernel, title them. Taught in 02 (a linear model's weights) and 04."""
+    kernel, title them. Taught in 02 (a linear model's weights) and 05."""
     if names is not None and len(names) != kernels.shape[-1]:
         raise ValueError(f"names needs one name per kernel ({kernels.shape[-1]}), got {len(names)}")
     limit = float(np.abs(kernels).max()) or 1.0
@@ -275,7 +275,7 @@ def plot_learning_curves(
 ) -> Figure:
     """Loss and accuracy (fractions in ``history``, drawn in %) per epoch, training and
     validation; ``best_epoch`` (from 1), the epoch whose weights were kept (the best on
-    validation), dotted. Taught in 03."""
+    validation), dotted. Taught in 04."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = np.arange(1, len(history) + 1)
     panels = (("loss", ax_loss, 1, "loss"), ("accuracy", ax_acc, 100, "accuracy (%)"))
@@ -305,7 +305,7 @@ def plot_ablation(
     save: str | None = None,
 ) -> Figure:
     """Short runs of recipe variants: the training loss per step (a running mean of up to 20,
-    log scale) and the validation accuracy per epoch. Taught in 03."""
+    log scale) and the validation accuracy per epoch. Taught in 04."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     window = max(1, min(20, min(len(losses) for losses in step_losses.values()) // 5))
     for name, losses in step_losses.items():
@@ -334,7 +334,7 @@ def plot_learning_rate(
     steps: np.ndarray, learning_rates: np.ndarray, steps_per_epoch: int, save: str | None = None
 ) -> Figure:
     """The learning rate at each training step, against epochs, in plain decimals (0.002,
-    not 2 with a "1e-3" in the corner). Taught in 03."""
+    not 2 with a "1e-3" in the corner). Taught in 04."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.plot(np.asarray(steps) / steps_per_epoch, learning_rates, color="C0")
     ax.set(title="Learning rate during training", xlabel="epoch", ylabel="learning rate")
@@ -345,7 +345,7 @@ def plot_learning_rate(
 
 @_styled
 def plot_confusion_matrix(cm: pd.DataFrame, save: str | None = None) -> Figure:
-    """The confusion matrix with its counts, coloured by the errors only. Taught in 04."""
+    """The confusion matrix with its counts, coloured by the errors only. Taught in 05."""
     values = cm.to_numpy()
     off = np.ma.masked_array(values, mask=np.eye(*values.shape, dtype=bool))
     colours = matplotlib.colormaps["viridis"].with_extremes(bad="white")  # the diagonal
@@ -373,7 +373,7 @@ def plot_mistakes(
     title: str = "Most confident mistakes: true → predicted (probability)",
 ) -> Figure:
     """The first ``n`` rows of a ``mistakes_frame``, as true → predicted; when that is not all
-    of them, the title says how many it shows. Taught in 04 and 05."""
+    of them, the title says how many it shows. Taught in 05 and 08."""
     n = min(n, len(mistakes))
     if n < len(mistakes):
         title = f"{title} ({n:,} of {len(mistakes):,} shown)"
@@ -391,7 +391,7 @@ def plot_mistakes(
 def plot_confidence_histogram(
     proba: np.ndarray, y_true: np.ndarray, save: str | None = None
 ) -> Figure:
-    """Histogram of the top probability, for right and wrong predictions. Taught in 04."""
+    """Histogram of the top probability, for right and wrong predictions. Taught in 05."""
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == np.asarray(y_true)
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -411,7 +411,7 @@ def plot_reliability(
 ) -> Figure:
     """Accuracy against confidence per bin of a calibration table (fractions, drawn in %);
     on the diagonal the model is calibrated. ``table`` may also map models' names to their
-    tables, to draw several on one diagram. Taught in 04."""
+    tables, to draw several on one diagram. Taught in 05."""
     tables = table if isinstance(table, dict) else {"model": table}
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
     ax.plot([0, 100], [0, 100], color="0.5", linestyle="--", label="perfectly calibrated")
@@ -432,7 +432,7 @@ def plot_reliability(
 def plot_augmented_examples(
     originals: np.ndarray, augmented_rows: list[np.ndarray], save: str | None = None
 ) -> Figure:
-    """Digits (top row) and their random augmented copies, a row per draw. Taught in 05."""
+    """Digits (top row) and their random augmented copies, a row per draw. Taught in 08."""
     rows = [np.asarray(originals), *(np.asarray(r) for r in augmented_rows)]
     n = len(rows[0])
     size = (n * 1.0 + 0.6, len(rows) * 1.05 + 0.5)
@@ -457,7 +457,7 @@ def plot_accuracy_vs_time(
 ) -> Figure:
     """Test accuracy (fractions, drawn in %) of each model against its training seconds;
     ``target`` dashed; ``n_test`` (the number of test images) gives each point an error bar
-    of one binomial standard error, sqrt(p (1 - p) / n). Taught in 05."""
+    of one binomial standard error, sqrt(p (1 - p) / n). Taught in 08."""
     if n_test is not None:
         n_test = check_int("n_test", n_test, hint="the number of test images, e.g. 10_000")
     seconds = np.asarray(seconds, dtype=float)
@@ -508,7 +508,7 @@ def plot_accuracy_vs_time(
 def plot_sweep(
     table: pd.DataFrame, keys: list[str], title: str = "Sweep", save: str | None = None
 ) -> Figure:
-    """A sweep's test accuracies against training seconds, labelled by ``keys``. Taught in 05."""
+    """A sweep's test accuracies against training seconds, labelled by ``keys``. Taught in 08."""
     done = table[table["test_accuracy"].notna()]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(done["train_seconds"], done["test_accuracy"] * 100, color="C0")

@@ -26,7 +26,7 @@ from mnist_helpers.evaluation import accuracy, check_labels, predict_proba
 from mnist_helpers.model_file import ModelOutputError, load_model_safely
 
 #: How to get a model, said when the model file cannot be used.
-GET_A_MODEL = "`make run` trains runs/default/model.keras (or see notebook 03)"
+GET_A_MODEL = "`make run` trains runs/default/model.keras (or see notebook 04)"
 
 
 def _accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:

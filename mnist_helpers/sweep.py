@@ -1,8 +1,8 @@
-"""Parameter sweeps: run ``03_training.ipynb`` once per combination of a grid, on Dask.
+"""Parameter sweeps: run ``04_training.ipynb`` once per combination of a grid, on Dask.
 
 A grid file (``sweeps/example_grid.yaml``) holds ``name``, ``fixed`` (parameters of every
 run) and ``grid`` (values to combine). Each run executes on a Dask worker and comes back to
-``runs/<run name>/``; the table goes to ``runs/sweeps/<name>.csv``. Taught in 05."""
+``runs/<run name>/``; the table goes to ``runs/sweeps/<name>.csv``. Taught in 08."""
 
 from __future__ import annotations
 
@@ -50,12 +50,12 @@ except ImportError as err:
         'pip install "mnist_helpers[sweep]" (make setup installs everything)'
     ) from err
 
-NOTEBOOK = "03_training.ipynb"
+NOTEBOOK = "04_training.ipynb"
 #: The columns of ``metrics.json`` that the results table keeps.
 METRICS = tuple("val_accuracy test_accuracy test_loss train_seconds parameters epochs_run".split())
-LEFT_OUT = ("nbval-skip",)  #: Tags of 03's cells left out: its teaching experiments.
+LEFT_OUT = ("nbval-skip",)  #: Tags of 04's cells left out: its teaching experiments.
 PARAMS_FILE = "sweep_params.json"  #: In a finished run's folder: the parameters it ran with.
-GIB_PER_RUN = 2  #: GiB one run of 03 may take: the local cluster runs as many as fit.
+GIB_PER_RUN = 2  #: GiB one run of 04 may take: the local cluster runs as many as fit.
 ALLOWED_FAILURES = 2  #: Workers that may die on one combination before it fails (local cluster).
 CONNECT_TIMEOUT = 10  #: Seconds to wait for a ``--scheduler`` before calling it unreachable.
 TOPIC = "mnist-sweep"  #: The Dask event topic on which workers say what they run.
@@ -339,7 +339,7 @@ def run_sweep(
     ``error``, ``worker`` and the metrics, written to ``runs/sweeps/<name>.csv`` as runs finish
     and plotted at the end. ``scheduler``: ``None`` for a cluster on this machine (``workers``
     runs at once, its dashboard at ``dashboard``, ``HOST:PORT``), a scheduler's address, or a
-    ``Client``. Raises ``ValueError`` (nothing ran) or ``ConnectionError``. Taught in 05."""
+    ``Client``. Raises ``ValueError`` (nothing ran) or ``ConnectionError``. Taught in 08."""
     remote = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     for option, value in (("--workers", workers), ("--dashboard", dashboard)):
         if remote and value is not None:

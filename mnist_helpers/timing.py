@@ -1,5 +1,5 @@
 """Time a piece of code as benchmarks do: the median of many calls, after a warm-up.
-Taught in 05 and 06."""
+Taught in 06 and 08."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def training_step_seconds(
     """The median seconds of one ``model.train_on_batch(x, y)`` of each compiled model, by
     name: timed side by side in ``rounds`` alternating rounds of ``repeats`` steps, so that
     whatever else the machine does slows them all alike. The models train: pass fresh copies.
-    Taught in 05."""
+    Taught in 08."""
     if not models:
         raise ValueError("models is empty: pass a dict of compiled Keras models by name")
     rounds = check_int("rounds", rounds, hint="e.g. rounds=5")

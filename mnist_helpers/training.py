@@ -1,6 +1,6 @@
 """Train a model reproducibly into ``runs/<run_name>/``: ``model.keras`` (the best epoch's,
 which plain Keras loads), ``history.csv``, ``metrics.json`` (scores, seconds, versions,
-every setting) and, if asked for, TensorBoard logs in ``logs/``. Taught in 03."""
+every setting) and, if asked for, TensorBoard logs in ``logs/``. Taught in 04."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from mnist_helpers.files import PARTIAL, atomic_path, staged_folder, write_text_
 from mnist_helpers.models import MODEL_VARIANTS, build_model, inference_model
 from mnist_helpers.paths import check_run_name, runs_dir
 
-#: Named settings for notebook 03: ``full`` is the course's recipe, ``smoke`` a quick run
+#: Named settings for notebook 04: ``full`` is the course's recipe, ``smoke`` a quick run
 #: that must still learn: reach its ``ACCURACY_FLOORS`` (chance is 10 %). Each saves to a
 #: folder of its own (``runs/default``, ``runs/smoke``): a quick run never replaces the
-#: model that 04, 06 and 07 use.
+#: model that 05, 06 and 07 use.
 PROFILES: dict[str, dict] = {
     "full": {"epochs": 6, "n_train": None, "run_name": "default"},
     "smoke": {"epochs": 2, "n_train": 6000, "run_name": "smoke"},
@@ -52,7 +52,7 @@ STEPS_PER_EXECUTION = 8
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic: same
-    seed, same machine, same thread count, same numbers. Taught in 03."""
+    seed, same machine, same thread count, same numbers. Taught in 04."""
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
@@ -61,7 +61,7 @@ def seed_everything(seed: int) -> None:
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run; 03's parameters cell mirrors these fields."""
+    """Every setting of a training run; 04's parameters cell mirrors these fields."""
 
     architecture: str = "cnn"
     epochs: int = 6
@@ -74,7 +74,7 @@ class TrainConfig:
     run_name: str = "default"
     tensorboard: bool = False
     early_stopping_patience: int = 3
-    augment_geometry: bool = False  # 05's shifts, turns and zooms (the appearance ones: in cnn)
+    augment_geometry: bool = False  # 08's shifts, turns and zooms (the appearance ones: in cnn)
 
     def validate(self) -> TrainConfig:
         """Check every field and raise a ValueError that names the bad one; return self."""
@@ -109,7 +109,7 @@ class TrainConfig:
 
 def config_from_profile(profile: str, **overrides) -> TrainConfig:
     """A validated :class:`TrainConfig`: the profile's settings, then ``overrides`` (those
-    that are ``None`` keep the profile's value). Taught in 03."""
+    that are ``None`` keep the profile's value). Taught in 04."""
     check_choice("profile", profile, PROFILES, "set it in the parameters cell, e.g. profile='full'")
     settings = PROFILES[profile] | {k: v for k, v in overrides.items() if v is not None}
     unknown = set(settings) - set(TrainConfig.__dataclass_fields__)
@@ -120,7 +120,7 @@ def config_from_profile(profile: str, **overrides) -> TrainConfig:
 
 def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
     """The learning rate per step: a number (``constant``), or a linear warm-up over the
-    first eighth of the steps then a cosine decay (``warmup_cosine``). Taught in 03."""
+    first eighth of the steps then a cosine decay (``warmup_cosine``). Taught in 04."""
     if config.lr_schedule == "constant":
         return config.learning_rate
     total = max(1, config.epochs * steps_per_epoch)
@@ -133,7 +133,7 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Adam with the run's :func:`learning_rate_schedule`. Taught in 03."""
+    """Adam with the run's :func:`learning_rate_schedule`. Taught in 04."""
     return keras.optimizers.Adam(learning_rate_schedule(config, steps_per_epoch))
 
 
@@ -165,7 +165,7 @@ def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalizatio
 def reestimate_batch_norm(model: keras.Model, x: np.ndarray) -> int:
     """Set batch normalisation's running statistics (which, after a short run, still mix in
     its first steps') to their plain average over batches of 250 of up to 10,000 images of
-    ``x`` passed in training mode; the weights stay. Returns how many layers. Taught in 03."""
+    ``x`` passed in training mode; the weights stay. Returns how many layers. Taught in 04."""
     layers = batch_norm_layers(model)
     if not layers or len(x) == 0:
         return 0
@@ -197,7 +197,7 @@ def run_callbacks(
 ) -> list[keras.callbacks.Callback]:
     """The Keras callbacks :func:`train` gives ``fit``: the best epoch kept in
     ``run_dir/checkpoint.keras`` (without ``validation``, the last), early stopping (with
-    it), ``history.csv`` and TensorBoard logs if asked for. Taught in 03."""
+    it), ``history.csv`` and TensorBoard logs if asked for. Taught in 04."""
     checkpoint = run_dir / "checkpoint.keras"
     save = keras.callbacks.ModelCheckpoint(checkpoint, "val_accuracy", save_best_only=validation)
     callbacks = [save]
@@ -303,7 +303,7 @@ def check_data_matches(config: TrainConfig, data: MnistData) -> None:
 def check_not_replacing_a_larger_run(config: TrainConfig) -> None:
     """Raise :class:`RunExistsError` if ``runs/<config.run_name>/`` holds a finished run that
     saw more training images or ran more epochs than ``config`` asks for: a quick run must not
-    replace a full one (say, the model 04, 06 and 07 use) by accident. A run of the same size
+    replace a full one (say, the model 05, 06 and 07 use) by accident. A run of the same size
     or larger replaces it, as does any folder without a readable ``metrics.json``."""
     try:
         old = json.loads((runs_dir() / config.run_name / "metrics.json").read_bytes())
@@ -322,7 +322,7 @@ def check_not_replacing_a_larger_run(config: TrainConfig) -> None:
     raise RunExistsError(
         f"runs/{config.run_name}/ holds a larger run ({size(old_epochs, old_images)}{scored}) "
         f"than this one ({size(config.epochs, images)}), which "
-        "would replace it. Choose another run_name (03's smoke profile saves to runs/smoke), "
+        "would replace it. Choose another run_name (04's smoke profile saves to runs/smoke), "
         f"or delete {runs_dir() / config.run_name} first if you really mean to replace it."
     )
 
@@ -366,7 +366,7 @@ def train(
     split) with :func:`make_optimizer` and :func:`run_callbacks`, then your ``callbacks``;
     save :func:`~mnist_helpers.models.inference_model` and the metrics in a
     :func:`new_run_folder`. Returns a :class:`TrainResult` (its model keeps its training-only
-    layers). Taught in 03."""
+    layers). Taught in 04."""
     import tensorflow as tf
 
     from mnist_helpers import __version__

@@ -241,7 +241,7 @@ PARAMETER_CASES = {
     ),
     "course: run_name '..' (would write above runs/)": Case(
         "course",
-        ["run", "--only", "03", "-p", "run_name", ".."],
+        ["run", "--only", "04", "-p", "run_name", ".."],
         r"run_name must be a plain folder name",
         exit_code=2,
     ),

@@ -29,7 +29,7 @@ def test_executed_notebooks_keep_no_local_paths(tmp_path):
 
 
 def test_a_number_for_a_text_parameter_stays_text(tmp_path):
-    """`make run RUN_NAME=2024`: 03 takes only a text run_name, so 2024 must arrive as '2024'."""
+    """`make run RUN_NAME=2024`: 04 takes only a text run_name, so 2024 must arrive as '2024'."""
     pairs = [
         ("run_name", "2024"),
         ("epochs", "3"),
@@ -114,8 +114,8 @@ def test_run_name_2024_reaches_the_notebook_as_text(tmp_path, monkeypatch, works
 
     calls: list[dict] = []
     monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
-    assert course.main(["run", "--only", "03", "-p", "run_name", "2024", "-p", "seed", "7"]) == 0
-    assert len(calls) == 1 and calls[0]["input"].endswith("03_training.ipynb")
+    assert course.main(["run", "--only", "04", "-p", "run_name", "2024", "-p", "seed", "7"]) == 0
+    assert len(calls) == 1 and calls[0]["input"].endswith("04_training.ipynb")
     assert calls[0]["run_name"] == "2024" and calls[0]["seed"] == 7
 
 
@@ -168,7 +168,7 @@ def test_notebooks_in_place_replace_the_tracked_file_once_finished(tmp_path, mon
 def test_committed_outputs_come_from_the_full_profile_and_keep_the_class_default(
     tmp_path, monkeypatch
 ):
-    """make notebooks runs 05 at the full profile, but the committed notebook's Run All
+    """make notebooks runs 08 at the full profile, but the committed notebook's Run All
     must stay class-sized: papermill's injected cell is not kept."""
     import papermill
 
@@ -179,7 +179,7 @@ def test_committed_outputs_come_from_the_full_profile_and_keep_the_class_default
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nb.metadata["kernelspec"]["language"] = "python"
-    path = tmp_path / "05_going_further.ipynb"
+    path = tmp_path / "08_going_further.ipynb"
     nbformat.write(nb, path)
     calls: list[dict] = []
 
@@ -204,19 +204,19 @@ def test_committed_outputs_come_from_the_full_profile_and_keep_the_class_default
 
 
 def test_a_quick_profile_trains_runs_smoke_and_the_later_notebooks_read_it(monkeypatch, workspace):
-    """make run PROFILE=smoke must not replace runs/default, and 04 must evaluate that run."""
+    """make run PROFILE=smoke must not replace runs/default, and 05 must evaluate that run."""
     import papermill
 
     calls: list[dict] = []
     monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
-    assert course.main(["run", "--only", "03", "04", "-p", "profile", "smoke"]) == 0
+    assert course.main(["run", "--only", "04", "05", "-p", "profile", "smoke"]) == 0
     assert [(Path(c["input"]).name, c.get("run_name")) for c in calls] == [
-        ("03_training.ipynb", "smoke"),
-        ("04_evaluation.ipynb", "smoke"),
+        ("04_training.ipynb", "smoke"),
+        ("05_evaluation.ipynb", "smoke"),
     ]
     calls.clear()
-    assert course.main(["run", "--only", "03", "-p", "profile", "full"]) == 0
-    assert "run_name" not in calls[0]  # 03's own default: runs/default
+    assert course.main(["run", "--only", "04", "-p", "profile", "full"]) == 0
+    assert "run_name" not in calls[0]  # 04's own default: runs/default
 
 
 def test_cells_with_a_left_out_tag_are_neither_run_nor_in_the_output(tmp_path, monkeypatch):
@@ -225,15 +225,15 @@ def test_cells_with_a_left_out_tag_are_neither_run_nor_in_the_output(tmp_path, m
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(f"x = {i}") for i in range(3)]
     nb.cells[1].metadata["tags"] = ["nbval-skip", "other"]
-    nbformat.write(nb, tmp_path / "03_t.ipynb")
+    nbformat.write(nb, tmp_path / "04_t.ipynb")
     calls: list[dict] = []
     monkeypatch.setattr(papermill, "execute_notebook", fake_papermill(calls))
     out = course.execute_notebook(
-        tmp_path / "03_t.ipynb", tmp_path / "out.ipynb", leave_out=("nbval-skip",)
+        tmp_path / "04_t.ipynb", tmp_path / "out.ipynb", leave_out=("nbval-skip",)
     )
     assert calls[0]["input"] == "<2 cells>"
     assert [c.source for c in nbformat.read(out, as_version=4).cells] == ["x = 0", "x = 2"]
-    assert len(nbformat.read(tmp_path / "03_t.ipynb", as_version=4).cells) == 3  # untouched
+    assert len(nbformat.read(tmp_path / "04_t.ipynb", as_version=4).cells) == 3  # untouched
 
 
 @pytest.mark.notebooks
@@ -289,7 +289,7 @@ def no_execution(monkeypatch, tmp_path, workspace):
 
 
 @pytest.mark.parametrize("command", ["run", "notebooks"])
-@pytest.mark.parametrize("only", [["99"], ["03", "99"], []], ids=["99", "03 99", "nothing"])
+@pytest.mark.parametrize("only", [["99"], ["04", "99"], []], ids=["99", "04 99", "nothing"])
 def test_only_with_no_such_notebook_runs_nothing_and_names_the_notebooks(
     command, only, no_execution, capsys
 ):

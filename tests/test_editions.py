@@ -21,14 +21,14 @@ def pool(x):
 ### BEGIN SOLUTION
 answer = pool(np.arange(4))
 ### END SOLUTION
-check("02.9", answer)"""
+check("03.9", answer)"""
 
 
 def test_solution_blocks_become_indented_stubs():
     student = strip_code_solution(SOLVED)
     assert "reshape" not in student and "answer = pool" not in student
     assert "    # YOUR CODE HERE\n    raise NotImplementedError()" in student
-    assert student.endswith('raise NotImplementedError()\ncheck("02.9", answer)')
+    assert student.endswith('raise NotImplementedError()\ncheck("03.9", answer)')
     assert student.count("raise NotImplementedError()") == 2
 
 
@@ -48,7 +48,7 @@ def test_unbalanced_markers_are_refused_with_the_cell_named(source, message):
 def test_student_notebook_clears_outputs_and_written_answers():
     nb = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell(SOLVED, execution_count=3)
-    code.outputs = [nbformat.v4.new_output("stream", text="02.9: correct!")]
+    code.outputs = [nbformat.v4.new_output("stream", text="03.9: correct!")]
     answer = nbformat.v4.new_markdown_cell(
         "Why?\n<!-- BEGIN SOLUTION -->Because pooling keeps the max.<!-- END SOLUTION -->"
     )
@@ -266,7 +266,7 @@ def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(workspa
     from mnist_helpers.env import KERNEL_NAME
 
     written = editions.build_edition("student", workspace / "student")
-    assert [p.name[:2] for p in written] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [p.name[:2] for p in written] == ["01", "02", "03", "04", "05", "06", "07", "08"]
     batch = nbformat.v4.new_notebook(metadata={"papermill": {}})
     origin = []  # (notebook, cell index) of each cell of the batch
     for path in written:

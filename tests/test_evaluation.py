@@ -86,16 +86,16 @@ def test_calibration_table_and_error():
 
 
 def test_missing_run_says_which_notebook_to_run(workspace):
-    with pytest.raises(RunNotFoundError, match=r"03_training\.ipynb.*-p run_name nope`\)\.$"):
+    with pytest.raises(RunNotFoundError, match=r"04_training\.ipynb.*-p run_name nope`\)\.$"):
         load_run("nope")
 
 
 def test_missing_run_names_the_finished_ones(workspace):
-    """A class that ran 03's smoke profile has runs/smoke, not runs/default: say so."""
-    for name in ("smoke", "05_baseline-smoke"):
+    """A class that ran 04's smoke profile has runs/smoke, not runs/default: say so."""
+    for name in ("smoke", "08_baseline-smoke"):
         (runs_dir() / name).mkdir(parents=True)
         (runs_dir() / name / "metrics.json").write_text("{}")
-    message = r"Finished runs here: 05_baseline-smoke, smoke\. Or set run_name to one of them"
+    message = r"Finished runs here: 08_baseline-smoke, smoke\. Or set run_name to one of them"
     with pytest.raises(RunNotFoundError, match=message):
         load_run("default")
 
@@ -404,7 +404,7 @@ def test_a_damaged_run_file_is_named_with_how_to_make_it_again(
         load_run("run")
     message = str(refused.value)
     assert message.startswith(f"{folder / name}: ") and why in message
-    assert "`make run`" in message and "03" in message
+    assert "`make run`" in message and "04" in message
 
 
 class FixedModel:

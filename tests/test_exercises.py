@@ -28,20 +28,23 @@ WRONG = {
     "01.1": 0,
     "01.2": -1,
     "01.3": lambda data: (0, ()),
-    "02.1": 5 * 5 * 16,
-    "02.2": (26, 26),
-    "02.3": lambda image, kernel: image,
-    "02.4": "a CNN",  # not a model at all; near misses: test_first_cnn_near_misses_get_a_hint
-    "03.1": 60_000 // 256,
-    "03.2": 400,
-    "03.3": lambda history: len(history),
-    "03.4": "a lighter CNN",  # not a model; near misses: test_light_head_near_misses_get_a_hint
-    "04.1": lambda cm: 1.0,
-    "04.2": lambda cm, digit: 0.5,
-    "04.3": lambda y_true, proba: 1.0,
-    "05.1": set(AUGMENTATIONS),
-    "05.2": lambda probabilities: probabilities[0],
-    "05.3": lambda accuracy, n: accuracy / n,
+    "02.1": lambda logits, label: -np.log(np.exp(logits)[label] / np.exp(logits).sum()),
+    "02.2": lambda logits, label: np.exp(logits) / np.exp(logits).sum(),
+    "02.3": lambda curvatures: 1 / max(curvatures),
+    "03.1": 5 * 5 * 16,
+    "03.2": (26, 26),
+    "03.3": lambda image, kernel: image,
+    "03.4": "a CNN",  # not a model at all; near misses: test_first_cnn_near_misses_get_a_hint
+    "04.1": 60_000 // 256,
+    "04.2": 400,
+    "04.3": lambda history: len(history),
+    "04.4": "a lighter CNN",  # not a model; near misses: test_light_head_near_misses_get_a_hint
+    "05.1": lambda cm: 1.0,
+    "05.2": lambda cm, digit: 0.5,
+    "05.3": lambda y_true, proba: 1.0,
+    "08.1": set(AUGMENTATIONS),
+    "08.2": lambda probabilities: probabilities[0],
+    "08.3": lambda accuracy, n: accuracy / n,
     "06.1": lambda gray: gray,
     "06.2": lambda image: (13.5, 13.5),
     "06.3": lambda height, width: (20, 20),
@@ -61,7 +64,7 @@ def mnist_raw():
 
 @pytest.fixture(scope="module")
 def mnist_data():
-    """MNIST as the notebooks load it (floats in [0, 1]; 03's 5,000-image validation split)."""
+    """MNIST as the notebooks load it (floats in [0, 1]; 04's 5,000-image validation split)."""
     from mnist_helpers.data import load_mnist
 
     return load_mnist(validation_size=5000, seed=42)
@@ -120,7 +123,7 @@ def test_reference_solution_is_accepted_and_a_wrong_answer_rejected(
 
 
 def first_cnn(pooling=keras.layers.MaxPooling2D, last_activation="softmax"):
-    """02.4's model, untrained, or with one layer changed."""
+    """03.4's model, untrained, or with one layer changed."""
     return keras.Sequential(
         [
             keras.Input(shape=(28, 28, 1)),
@@ -143,11 +146,11 @@ def first_cnn(pooling=keras.layers.MaxPooling2D, last_activation="softmax"):
     ids=["average pooling", "no softmax", "untrained"],
 )
 def test_first_cnn_near_misses_get_a_hint(near_miss, hint):
-    assert hint in hint_for("02.4", near_miss())
+    assert hint in hint_for("03.4", near_miss())
 
 
 def light_cnn(head=keras.layers.GlobalAveragePooling2D, extra_units=None):
-    """03.4's model, untrained: the CNN's three blocks, ``head``, (a Dense layer,) softmax."""
+    """04.4's model, untrained: the CNN's three blocks, ``head``, (a Dense layer,) softmax."""
     model = keras.Sequential([keras.Input(shape=(28, 28, 1))])
     for filters, size, pool in [(16, 5, True), (32, 3, True), (32, 3, False)]:
         model.add(keras.layers.Conv2D(filters, size, padding="same", use_bias=False))
@@ -174,7 +177,7 @@ def light_cnn(head=keras.layers.GlobalAveragePooling2D, extra_units=None):
     ids=["flatten", "max pooling", "extra dense layer", "untrained"],
 )
 def test_light_head_near_misses_get_a_hint(near_miss, hint):
-    assert hint in hint_for("03.4", near_miss())
+    assert hint in hint_for("04.4", near_miss())
 
 
 def _fit(model, images, epochs, batch_size, optimizer="adam"):
@@ -195,7 +198,7 @@ def _fit(model, images, epochs, batch_size, optimizer="adam"):
     ids=["untrained", "sgd", "one epoch", "other batches"],
 )
 def test_the_first_cnn_must_be_trained_as_prescribed(train, hint):
-    """02.4 used to pass any model at 80 %: now its training is checked too, by the steps
+    """03.4 used to pass any model at 80 %: now its training is checked too, by the steps
     Adam took (2 epochs x 313 batches of 32), before the accuracy."""
     assert hint in exercises._training_hint(train(first_cnn()), 2, 10_000, 32)
 
@@ -214,11 +217,11 @@ def test_a_stub_answer_raises_not_implemented_error():
         raise NotImplementedError()
 
     with pytest.raises(NotImplementedError):
-        exercises.check("02.3", stub)
+        exercises.check("03.3", stub)
 
 
 def test_a_hint_never_prints_the_right_number(capsys):
-    exercises.check("02.1", 1)
+    exercises.check("03.1", 1)
     assert str(5 * 5 * 3 * 16 + 16) not in capsys.readouterr().out
 
 
@@ -258,14 +261,14 @@ def test_a_crash_in_the_learners_function_is_still_a_hint_whatever_its_type(caps
     def convolve(image, kernel):
         raise FileNotFoundError("my_kernel.npy")  # the learner's own code failed
 
-    exercises.check("02.3", convolve)
+    exercises.check("03.3", convolve)
     out = capsys.readouterr().out
-    assert "02.3 (a convolution in numpy): not yet. Hint: your answer could not be checked" in out
+    assert "03.3 (a convolution in numpy): not yet. Hint: your answer could not be checked" in out
     assert "FileNotFoundError: my_kernel.npy" in out and "make" not in out
 
 
 def test_a_wrong_type_of_answer_is_still_a_hint(capsys):
-    exercises.check("02.2", ("a", "b"))
+    exercises.check("03.2", ("a", "b"))
     assert "not yet. Hint: your answer could not be checked (ValueError" in capsys.readouterr().out
 
 

@@ -64,7 +64,7 @@ def test_export_writes_the_file_and_its_predictions_agree(run, fmt):
 
 @pytest.mark.parametrize("fmt", [pytest.param("litert", marks=needs_litert), "onnx"])
 def test_an_augmented_model_exports_and_predicts_like_the_plain_one(tmp_path, fmt):
-    """05's models start with augmentation layers: left out, as they do nothing when predicting.
+    """08's models start with augmentation layers: left out, as they do nothing when predicting.
 
     (ONNX Runtime has no operation for their random numbers: exported as they are, the
     augmented model could not even be loaded.)

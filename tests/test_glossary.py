@@ -33,12 +33,12 @@ NOTEBOOKS = ROOT / "notebooks"
 EMPHASIS = {
     # every notebook's first screen
     "you will learn",
-    # 03 §3, batch normalisation by hand: its two modes, and the word "running" (the glossary
+    # 04 §3, batch normalisation by hand: its two modes, and the word "running" (the glossary
     # has "running averages")
     "in training",
     "at test time",
     "running",
-    # 03 §9: the names of the ablation's variants, the leads of its findings, and a stress
+    # 04 §9: the names of the ablation's variants, the leads of its findings, and a stress
     "recipe",
     "no batch norm",
     "constant rate",
@@ -49,10 +49,10 @@ EMPHASIS = {
     "the warm-up and decay",
     "the appearance augmentation",
     "disagree",
-    # 04 §6: the two sides of a reliability diagram's diagonal
+    # 05 §6: the two sides of a reliability diagram's diagonal
     "below",
     "above",
-    # 05: a stress in section 2, and the names of section 4's two kinds of model
+    # 08: a stress in section 2, and the names of section 4's two kinds of model
     "blurs",
     "baseline",
     "augmented",
@@ -404,13 +404,13 @@ def test_a_link_to_a_missing_notebook_section_or_title_is_reported(course):
         _entry("logit", "01 §2", "Logits"),
         _entry("score", "01 §3", "Scores"),
         _entry("softmax", "01 §1", "Scorez"),
-        Entry("gone", [], "a meaning", "03", 1, "Gone", "03_gone.ipynb"),
+        Entry("gone", [], "a meaning", "04", 1, "Gone", "04_gone.ipynb"),
         Entry("mixed", [], "a meaning", "02", 1, "Again", "01_intro.ipynb"),
     ]
     assert link_problems(entries, sections, course) == [
         "score: 01_intro.ipynb has no section '## 3 · ...'",
         "softmax: 01 §1 is titled 'Scores', not 'Scorez'",
-        "gone: no notebook 03_gone.ipynb",
+        "gone: no notebook 04_gone.ipynb",
         "mixed: the link says 02 but opens 01_intro.ipynb",
     ]
 

@@ -33,7 +33,7 @@ def test_every_architecture_maps_digits_to_probabilities_and_predicts_with_keras
     """The run's saved file is the inference model: plain Keras must be able to load it."""
     model = build_model(
         architecture, augment_geometry=True
-    )  # 05's shifts and turns, then the model
+    )  # 08's shifts and turns, then the model
     images = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
     probabilities = np.asarray(model(images, training=False))  # Keras' layers: random by default
     assert probabilities.shape == (3, 10)

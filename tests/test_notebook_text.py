@@ -22,7 +22,7 @@ BACK_MATTER = {"Summary", "Next", "Check yourself", "Exercises"}
 HEADING = re.compile(r"^## (.*)$", re.MULTILINE)
 NUMBERED = re.compile(r"^(\d+) · \S")
 # "section 4", "sections 2 and 3", "§3", "§1-2", each optionally after a notebook number
-# ("03's section 4", "02 §3-5"); a number right before names that notebook's sections.
+# ("04's section 4", "02 §3-5"); a number right before names that notebook's sections.
 REFERENCE = re.compile(
     r"(?:\b(?P<notebook>0\d)(?:'s)?,? )?(?:[Ss]ections? |§)(?P<first>\d+)"
     r"(?:(?:-| and | to )(?P<last>\d+))?"
@@ -59,8 +59,8 @@ SECTIONS = {path.name[:2]: section_numbers(read(path)) for path in NOTEBOOKS}
 
 def test_the_reference_pattern_reads_the_forms_the_course_uses():
     assert references("the mean images of section 5") == [(None, 5)]
-    assert references("see 03's section 4, and 02 §3-5") == [
-        ("03", 4),
+    assert references("see 04's section 4, and 02 §3-5") == [
+        ("04", 4),
         ("02", 3),
         ("02", 4),
         ("02", 5),
@@ -101,7 +101,7 @@ def test_every_section_reference_in_a_notebook_resolves(path):
 def test_section_references_in_the_docs_name_a_notebook_and_resolve(name):
     text = (project_root() / name).read_text()
     for notebook, number in references(text):
-        assert notebook, f"{name}: a section reference without its notebook ('03 §4')"
+        assert notebook, f"{name}: a section reference without its notebook ('04 §4')"
         assert number in SECTIONS[notebook], f"{name}: {notebook} has no section {number}"
 
 
@@ -112,7 +112,7 @@ def test_nbval_markers_are_cell_tags_not_comments_in_the_code(path):
         assert "NBVAL_" not in cell.source, (
             f"{path.name} cell {index}: use the cell tag nbval-check-output, not a comment"
         )
-    if path.name[:2] != "05":  # 05 is checked by its smoke run, not by nbval
+    if path.name[:2] != "08":  # 08 is checked by its smoke run, not by nbval
         tagged = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
         assert tagged, f"{path.name}: no cell is checked by nbval"
 
@@ -161,3 +161,18 @@ def test_the_headers_objectives_are_the_plans_the_guide_lists(path):
     header = nb.cells[0].source.split("**You will learn**", 1)[1].split("\n\n**", 1)[0]
     bullets = [" ".join(item.split()) for item in re.split(r"^- ", header, flags=re.M)[1:]]
     assert bullets == nb.metadata["course"]["objectives"], path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_figures_and_links_carry_the_notebooks_own_number(path):
+    """A notebook saves its figures as ``figures/<its number>_<what>.png`` and links the
+    notebooks that exist: renumbering the course must carry through both."""
+    own = path.name[:2]
+    names = {p.name for p in NOTEBOOKS}
+    for index, cell in enumerate(read(path).cells):
+        if cell.cell_type == "code":
+            for saved in re.findall(r'save="(\d\d)_', cell.source):
+                assert saved == own, f"{path.name} cell {index} saves a figure as {saved}_..."
+        else:
+            for linked in re.findall(r"\]\((\d\d_[\w]+\.ipynb)\)", cell.source):
+                assert linked in names, f"{path.name} cell {index} links {linked}, not a notebook"

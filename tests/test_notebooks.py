@@ -2,7 +2,7 @@
 profile, see ``course_run`` in the root conftest.py), its checked outputs against the committed
 ones, and bad parameters.
 
-nbval re-executes 03 at its default profile (pytest collects ``notebooks/`` with
+nbval re-executes 04 at its default profile (pytest collects ``notebooks/`` with
 ``--nbval-lax``); the other notebooks' checked outputs are compared here, in the course run's
 executed copies. The tests that start a kernel take a while: they are marked ``notebooks``.
 """
@@ -30,7 +30,7 @@ NOTEBOOKS = project_root() / "notebooks"
 
 def test_every_notebook_declares_the_course_kernel():
     paths = course.notebook_paths()
-    assert [p.name[:2] for p in paths] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [p.name[:2] for p in paths] == ["01", "02", "03", "04", "05", "06", "07", "08"]
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         assert nb.metadata.kernelspec.name == "mnist-cnn-course", path.name
@@ -43,7 +43,7 @@ def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
     assert course_run.returncode == 0, course_run.stderr[-5000:]
     runs = course_run.runs
     run = runs / "smoke"
-    # 03's run, and 06's exports of it (LiteRT, ONNX, the 8-bit LiteRT copy, the fine-tuned
+    # 04's run, and 06's exports of it (LiteRT, ONNX, the 8-bit LiteRT copy, the fine-tuned
     # model's ONNX), the checked ones with the record of what they were made from (their
     # SHA-256 and the model's)
     assert sorted(p.name for p in run.iterdir()) == [
@@ -71,20 +71,20 @@ def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
     committed = {p.name for p in (project_root() / "figures").glob("*.png")}
     assert committed <= {p.name for p in (runs / "figures").iterdir()}
     assert course_run.committed_figures_untouched
-    # 05 ran its smoke profile: its runs use 2,000 images, in folders of their own (a quick
+    # 08 ran its smoke profile: its runs use 2,000 images, in folders of their own (a quick
     # run never replaces a full one)
-    members = sorted(runs.glob("05_*/metrics.json"))
+    members = sorted(runs.glob("08_*/metrics.json"))
     assert [p.parent.name for p in members] == [
-        "05_augmented_s42-smoke",
-        "05_augmented_s43-smoke",
-        "05_baseline-smoke",
+        "08_augmented_s42-smoke",
+        "08_augmented_s43-smoke",
+        "08_baseline-smoke",
     ]
     for path in members:
         member = json.loads(path.read_text())
         assert member["n_train"] == 2000
-        # 05's smoke target: an untrained model scores about 10 %
+        # 08's smoke target: an untrained model scores about 10 %
         assert member["test_accuracy"] >= 0.9, (path.parent.name, member["test_accuracy"])
-    # 07 ran its smoke profile: its own runs learned, and it scored 03's smoke run
+    # 07 ran its smoke profile: its own runs learned, and it scored 04's smoke run
     shifted = sorted(p.parent.name for p in runs.glob("07_*/metrics.json"))
     assert shifted == [
         "07_cnn_plain-smoke",
@@ -98,17 +98,17 @@ def test_make_run_at_the_smoke_profile_writes_every_artifact(course_run):
         assert member["n_train"] == 6000 and member["seed"] == 42, name
         assert member["test_accuracy"] >= 0.8, (name, member["test_accuracy"])
     text = printed(course_run.notebook("07"))
-    assert "CNN now (03's default)" in text and "worst:" in text
-    # 03's overfitting run (section 10) really overfitted and stopped early
+    assert "CNN now (04's default)" in text and "worst:" in text
+    # 04's overfitting run (section 10) really overfitted and stopped early
     assert "stopped early: True; best epoch before the last: True" in printed(
-        course_run.notebook("03")
+        course_run.notebook("04")
     )
-    injected = course_run.notebook("04")
+    injected = course_run.notebook("05")
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in injected.cells)
 
 
 @pytest.mark.real_data
-@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06", "07"])
+@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06", "07", "08"])
 def test_every_cell_of_the_course_run_ran_without_an_error_or_a_stderr_line(course_run, number):
     """What JupyterLab would show as an error or a red stderr box (the kernel is the same)."""
     nb = course_run.notebook(number)
@@ -169,11 +169,11 @@ def test_the_comparison_sees_what_nbval_sees():
 
 
 @pytest.mark.real_data
-@pytest.mark.parametrize("number", ["01", "02", "04", "06"])
+@pytest.mark.parametrize("number", ["01", "02", "03", "05", "06"])
 def test_checked_outputs_of_the_course_run_match_the_committed_notebook(course_run, number):
     """nbval's check (``--nbval-lax``: the cells tagged nbval-check-output) on the course run's
     copy: these notebooks' checked cells describe the data, the samples and the layers, the
-    same at any profile and for any run of 03's default model."""
+    same at any profile and for any run of 04's default model."""
     (path,) = NOTEBOOKS.glob(f"{number}_*.ipynb")
     committed = nbformat.read(path, as_version=4)
     executed = {cell.get("id"): cell for cell in course_run.notebook(number).cells}
@@ -252,10 +252,10 @@ def real_workspace(workspace, monkeypatch):
         ("n_train", 10**6, "n_train must be at most"),
     ],
 )
-def test_bad_parameters_stop_03_in_its_first_cells(real_workspace, name, value, message):
+def test_bad_parameters_stop_04_in_its_first_cells(real_workspace, name, value, message):
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         papermill.execute_notebook(
-            str(NOTEBOOKS / "03_training.ipynb"),
+            str(NOTEBOOKS / "04_training.ipynb"),
             str(real_workspace / "out.ipynb"),
             parameters={name: value, "run_name": "bad"},
             kernel_name="mnist-cnn-course",
@@ -274,17 +274,17 @@ def test_bad_parameters_stop_03_in_its_first_cells(real_workspace, name, value, 
     assert not (real_workspace / "runs" / "bad").exists()
 
 
-def test_04_without_a_run_names_the_command_to_run_first(real_workspace):
+def test_05_without_a_run_names_the_command_to_run_first(real_workspace):
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         papermill.execute_notebook(
-            str(NOTEBOOKS / "04_evaluation.ipynb"),
+            str(NOTEBOOKS / "05_evaluation.ipynb"),
             str(real_workspace / "out.ipynb"),
             parameters={"run_name": "never-trained"},
             kernel_name="mnist-cnn-course",
             progress_bar=False,
         )
     assert failure.value.ename == "RunNotFoundError"
-    assert "03_training.ipynb" in failure.value.evalue
+    assert "04_training.ipynb" in failure.value.evalue
 
 
 def test_course_cli_refuses_unknown_parameters(capsys):

@@ -315,7 +315,7 @@ def test_reliability_diagram_draws_both_axes_in_percent_with_the_diagonal():
 
 
 def test_a_digit_with_noise_past_1_is_drawn_on_the_0_to_1_scale():
-    """03's appearance augmentation adds noise without clipping: a 0-1 digit whose brightest
+    """04's appearance augmentation adds noise without clipping: a 0-1 digit whose brightest
     pixel is 1.3 must not be drawn as a 0-255 image (all black)."""
     noisy = np.zeros((28, 28), dtype="float32")
     noisy[10:18, 12:16] = 1.3
@@ -328,7 +328,7 @@ def test_a_digit_with_noise_past_1_is_drawn_on_the_0_to_1_scale():
 
 
 def test_reliability_diagram_draws_several_models_side_by_side():
-    """04 puts an over-confident model beside the default, on one diagram."""
+    """05 puts an over-confident model beside the default, on one diagram."""
     calibrated = pd.DataFrame({"confidence": [0.95], "accuracy": [0.95], "count": [10]})
     overconfident = pd.DataFrame({"confidence": [0.99], "accuracy": [0.8], "count": [7]})
     tables = {"default": calibrated, "overfit": overconfident}

@@ -17,10 +17,10 @@ import pytest
 from mnist_helpers import course, sweep
 from mnist_helpers.paths import project_root
 
-#: A smoke run of 03 in a sweep must reach this test accuracy (chance is 10 %; the example
+#: A smoke run of 04 in a sweep must reach this test accuracy (chance is 10 %; the example
 #: grid's weakest row, the MLP on 2,000 images, gets about 87 %).
 SWEEP_FLOOR = 0.85
-#: What 03 accepts as a run_name.
+#: What 04 accepts as a run_name.
 VALID_RUN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -41,7 +41,7 @@ class FakeNotebook:
         self.fail = fail
 
     def __call__(self, notebook, output, parameters, figures=None, leave_out=(), env=None):
-        assert leave_out == sweep.LEFT_OUT  # a sweep never runs 03's teaching experiments
+        assert leave_out == sweep.LEFT_OUT  # a sweep never runs 04's teaching experiments
         # the run's folder and figures are the worker's own, in its temporary folder
         assert output.parent.parent == Path(env["MNIST_RUNS_DIR"])
         assert output.parent.name == parameters["run_name"]
@@ -161,14 +161,14 @@ def test_bad_grid_files_say_what_is_wrong(tmp_path, text, message):
 )
 def test_unknown_parameters_are_refused_before_anything_runs(tmp_path, fake, capsys, text):
     grid = write(tmp_path, text)
-    with pytest.raises(ValueError, match=r"not parameter\(s\) of 03_training\.ipynb") as error:
+    with pytest.raises(ValueError, match=r"not parameter\(s\) of 04_training\.ipynb") as error:
         sweep.run_sweep(grid)
     assert "allowed: architecture, batch_size, epochs, learning_rate, n_train" in str(error.value)
     assert "run_name" not in str(error.value).split("allowed:")[1]  # the sweep sets it
     assert fake.calls == []
     assert not (tmp_path / "runs").exists()
     assert sweep.main([str(grid)]) == 2
-    assert "not parameter(s) of 03_training.ipynb" in capsys.readouterr().err
+    assert "not parameter(s) of 04_training.ipynb" in capsys.readouterr().err
 
 
 #: A billion laughs in a `fixed` value: a few hundred bytes of aliases that expand to 9**9 items.
@@ -223,7 +223,7 @@ def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
     ],
 )
 def test_parameters_are_single_plain_values(tmp_path, text, message):
-    """What 03's parameters cell takes: text, a number, true/false or null, nothing nested."""
+    """What 04's parameters cell takes: text, a number, true/false or null, nothing nested."""
     with pytest.raises(ValueError, match=message) as error:
         sweep.load_grid(write(tmp_path, text))
     assert "must be a single value (text, a number, true/false or null)" in str(error.value)
@@ -652,7 +652,7 @@ def _gone(process) -> bool:
 #: The accuracy the stand-in notebook reports for each architecture (plus n_train / 10**6):
 #: each row of a sweep's table must show the one its own run wrote.
 STAND_IN_ACCURACY = {"mlp": 0.90, "cnn": 0.95}
-#: The sweep's command line, in a course whose 03 is the stand-in (``-c SUBMIT COURSE ARGS``).
+#: The sweep's command line, in a course whose 04 is the stand-in (``-c SUBMIT COURSE ARGS``).
 SUBMIT_STAND_IN = (
     "import sys\n"
     "from pathlib import Path\n"
@@ -663,12 +663,12 @@ SUBMIT_STAND_IN = (
 
 
 def stand_in_course(folder: Path, seconds: float = 3) -> Path:
-    """A course whose ``notebooks/03_training.ipynb`` is a stand-in, for a test of the sweep
+    """A course whose ``notebooks/04_training.ipynb`` is a stand-in, for a test of the sweep
     itself; returns the course's folder (what ``project_root()`` gives). The stand-in takes the
     example grid's parameters, runs for ``seconds`` (long enough to kill its worker meanwhile),
-    and writes what 03's run writes (metrics.json, with an accuracy made of its parameters,
-    history.csv, model.keras, the learning curves). Like 03's teaching experiments, its cell
-    tagged nbval-skip must be left out: it fails. 03 itself runs in the course run."""
+    and writes what 04's run writes (metrics.json, with an accuracy made of its parameters,
+    history.csv, model.keras, the learning curves). Like 04's teaching experiments, its cell
+    tagged nbval-skip must be left out: it fails. 04 itself runs in the course run."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "mnist-cnn-course",
@@ -691,7 +691,7 @@ metrics |= {{"train_seconds": {seconds}, "parameters": 1000, "epochs_run": 2}}
 (run / "history.csv").write_text("epoch,accuracy\\n1,0.5\\n")
 (run / "model.keras").write_bytes(b"a stand-in")
 figures_dir().mkdir(parents=True, exist_ok=True)
-(figures_dir() / "03_learning_curves.png").write_bytes(b"a stand-in")"""
+(figures_dir() / "04_learning_curves.png").write_bytes(b"a stand-in")"""
     nb.cells = [
         nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell('raise RuntimeError("ran a cell tagged nbval-skip")'),
@@ -707,7 +707,7 @@ figures_dir().mkdir(parents=True, exist_ok=True)
 def test_example_sweep_on_two_workers_survives_a_killed_worker(tmp_path, monkeypatch, free_port):
     """The README's example grid on a real cluster on loopback: `dask scheduler` and two
     `dask worker` processes, each in its own folder (no disk shared with the sweep), running
-    a stand-in for 03 in real kernels; one worker is killed, with its kernel, while it runs a
+    a stand-in for 04 in real kernels; one worker is killed, with its kernel, while it runs a
     combination. Every combination ends done, exactly once, its own files back in the
     submitter's runs/."""
     import os
@@ -826,7 +826,7 @@ def test_example_sweep_on_two_workers_survives_a_killed_worker(tmp_path, monkeyp
         assert recorded == {**spec["fixed"], **settings}
         for file in ("metrics.json", "history.csv", "model.keras", sweep.NOTEBOOK):
             assert (run / file).is_file(), f"{name}: no {file}"
-        assert (run / "figures" / "03_learning_curves.png").is_file()
+        assert (run / "figures" / "04_learning_curves.png").is_file()
     assert sorted(p.name for p in runs.iterdir()) == sorted([*expected, "sweeps"])
     assert (runs / "sweeps" / "example.png").is_file()
     # the surviving worker kept nothing: each run's temporary folder went with it
@@ -846,9 +846,9 @@ def test_example_sweep_on_two_workers_survives_a_killed_worker(tmp_path, monkeyp
 def test_failed_combination_does_not_stop_the_others_and_reruns_skip_done(
     tmp_path, monkeypatch, course_run, workspace
 ):
-    """03 itself in a sweep on this machine's own cluster: a bad value fails its row only,
-    the good one learns, and gives the numbers 03 gives outside Dask with the same parameters
-    (the course run's 03: the smoke profile, the default seed)."""
+    """04 itself in a sweep on this machine's own cluster: a bad value fails its row only,
+    the good one learns, and gives the numbers 04 gives outside Dask with the same parameters
+    (the course run's 04: the smoke profile, the default seed)."""
     grid = write(tmp_path, "name: t\nfixed: {profile: smoke}\ngrid:\n  epochs: [ten, 2]\n")
     assert sweep.main([str(grid)]) == 1  # one combination failed
     table = pd.read_csv(tmp_path / "runs" / "sweeps" / "t.csv")
@@ -859,13 +859,13 @@ def test_failed_combination_does_not_stop_the_others_and_reruns_skip_done(
     assert table.loc[1, "val_accuracy"] >= SWEEP_FLOOR
     run = tmp_path / "runs" / sweep.run_name_for("t", {"epochs": 2}, {"profile": "smoke"})
     assert run.name == table.loc[1, "run_name"] and run.name.startswith("t_epochs-2_")
-    assert (run / "03_training.ipynb").is_file()
-    # the run, not the lesson: 03's extra training runs (sections 9 and 10) were left out
-    executed = nbformat.read(run / "03_training.ipynb", as_version=4)
+    assert (run / "04_training.ipynb").is_file()
+    # the run, not the lesson: 04's extra training runs (sections 9 and 10) were left out
+    executed = nbformat.read(run / "04_training.ipynb", as_version=4)
     assert not any("nbval-skip" in cell.metadata.get("tags", []) for cell in executed.cells)
-    assert not (run / "figures" / "03_ablation.png").exists()
+    assert not (run / "figures" / "04_ablation.png").exists()
     # each run's figures stay in its folder, never in the committed figures/
-    assert (run / "figures" / "03_learning_curves.png").is_file()
+    assert (run / "figures" / "04_learning_curves.png").is_file()
     assert not (tmp_path / "figures").exists()
     assert (tmp_path / "runs" / "sweeps" / "t.png").is_file()
 

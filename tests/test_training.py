@@ -99,7 +99,7 @@ def test_profiles_set_defaults_and_overrides_win():
 
 
 def test_each_profile_saves_to_its_own_run_unless_named():
-    """03's smoke run must not replace runs/default, the model 04, 06 and 07 use."""
+    """04's smoke run must not replace runs/default, the model 05, 06 and 07 use."""
     assert config_from_profile("full").run_name == "default"
     assert config_from_profile("smoke", run_name=None).run_name == "smoke"
     assert config_from_profile("smoke", run_name="mine").run_name == "mine"
@@ -268,7 +268,7 @@ def test_without_a_validation_set_the_last_epoch_is_kept(runs):
 
 @pytest.mark.slow
 def test_a_new_run_removes_the_old_models_files_and_exports(runs):
-    """Exports of the model a run replaces would be stale: 03 lists the run's files."""
+    """Exports of the model a run replaces would be stale: 04 lists the run's files."""
     old = runs / "again"
     (old / "logs").mkdir(parents=True)
     (old / "mine").mkdir()
@@ -394,7 +394,7 @@ def test_run_names_never_leave_the_runs_folder(workspace):
 
 
 def test_your_own_callbacks_run_once_per_epoch_after_the_courses_and_see_the_logs(runs):
-    """03 adds a learner's callback with train(config, callbacks=[...])."""
+    """04 adds a learner's callback with train(config, callbacks=[...])."""
     import keras
     import pandas as pd
 

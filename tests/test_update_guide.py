@@ -102,7 +102,7 @@ def test_time_lines_are_generated_from_the_plan_and_the_run_and_replace_only_the
     assert source.splitlines()[3] == "Needs: nothing."
     assert update_guide.update_time_lines(rows, tmp_path) == []  # already up to date
     # outputs from other parameters than the notebook's defaults (make notebooks' full
-    # profile for 05 and 07) say so
+    # profile for 07 and 08) say so
     rows[0]["parameters"] = "profile='full'"
     assert update_guide.time_line(rows[0]) == (
         "**Time:** about 45 minutes in class (30 teaching, 15 exercises); running every cell "
@@ -177,10 +177,10 @@ def _printing(folder, name, seconds, text):
 
 
 def test_facts_are_read_from_the_outputs_the_run_times_and_the_lesson_plan(tmp_path):
-    _printing(tmp_path, "03_t.ipynb", 183.0, "test accuracy:  99.41%\ntraining time:  61 s on 2\n")
+    _printing(tmp_path, "04_t.ipynb", 183.0, "test accuracy:  99.41%\ntraining time:  61 s on 2\n")
     _printing(
         tmp_path,
-        "05_g.ipynb",
+        "08_g.ipynb",
         977.0,
         "its test accuracy: 99.60% (40 mistakes)\nseeds 44; 300 s of training in all\n",
     )
@@ -192,10 +192,10 @@ def test_facts_are_read_from_the_outputs_the_run_times_and_the_lesson_plan(tmp_p
         "default_accuracy": "99.41 %",
         "default_mistakes": "59",
         "default_seconds": "61 s",
-        "best05_accuracy": "99.60 %",
-        "best05_seconds": "300 s",
+        "best08_accuracy": "99.60 %",
+        "best08_seconds": "300 s",
         "notebooks_minutes": "27 minutes",
-        "minutes05": "16 minutes",
+        "minutes08": "16 minutes",
         "minutes07": "8 minutes",
         "sessions": "two",
     }
@@ -205,8 +205,8 @@ def test_facts_are_read_from_the_outputs_the_run_times_and_the_lesson_plan(tmp_p
     )
     with pytest.raises(ValueError, match="README.md: unknown fact 'nope'"):
         update_guide.update_facts("<!--fact:nope-->1<!--/fact-->", known, "README.md")
-    _printing(tmp_path, "03_t.ipynb", 1.0, "the printout changed\n")
-    with pytest.raises(ValueError, match=r"03: no output matches .*change tools/update_guide"):
+    _printing(tmp_path, "04_t.ipynb", 1.0, "the printout changed\n")
+    with pytest.raises(ValueError, match=r"04: no output matches .*change tools/update_guide"):
         update_guide.facts(tmp_path, guide)
 
 

@@ -502,8 +502,8 @@ def setup(app) -> dict:
     """Sphinx extension entry point (``local_extensions`` in site/_config.yml).
 
     The course documents its constants with ``#:`` comments in plain sentences; napoleon
-    (Google style) reads a first line ``Named settings for notebook 03: ...`` as the type
-    "Named settings for notebook 03". Constants' docstrings are kept as written, around
+    (Google style) reads a first line ``Named settings for notebook 04: ...`` as the type
+    "Named settings for notebook 04". Constants' docstrings are kept as written, around
     napoleon (which listens at the default priority, 500).
     """
     app.connect("autodoc-process-docstring", _keep_constant_docstring, priority=400)

@@ -171,7 +171,7 @@ def export_site_models(run: str, dest: Path) -> tuple[list[dict], list[str]]:
     if not model_file.is_file():
         return [], [
             f"no model for the Try page: {model_file} does not exist. Train it first "
-            f"(`make run`, or notebook 03 with run_name={run!r}), then `make site` again; "
+            f"(`make run`, or notebook 04 with run_name={run!r}), then `make site` again; "
             "until then the page says the model is missing"
         ]
     with quiet_tensorflow():

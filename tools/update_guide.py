@@ -199,15 +199,15 @@ def _found(pattern: str, text: str, where: str) -> re.Match:
 
 def facts(folder: Path | None = None, guide: Path | None = None) -> dict[str, str]:
     """The numbers the README, the guide and the notebooks' headers quote, each read from its
-    source: 03's and 05's printed results, every notebook's recorded run time (``make
+    source: 04's and 08's printed results, every notebook's recorded run time (``make
     notebooks``), and the number of sessions in ``guide``'s lesson plan."""
     folder = Path(folder) if folder else project_root() / "notebooks"
     notebooks = {p.name[:2]: nbformat.read(p, as_version=4) for p in folder.glob("0[0-9]_*.ipynb")}
-    out03, out05 = printed(notebooks["03"]), printed(notebooks["05"])
-    accuracy = float(_found(r"test accuracy:\s+([\d.]+)%", out03, "03").group(1))
-    seconds = int(_found(r"training time:\s+(\d+) s", out03, "03").group(1))
-    best = _found(r"its test accuracy: ([\d.]+)%", out05, "05")
-    best_seconds = int(_found(r"(\d+) s of training in all", out05, "05").group(1))
+    out04, out08 = printed(notebooks["04"]), printed(notebooks["08"])
+    accuracy = float(_found(r"test accuracy:\s+([\d.]+)%", out04, "04").group(1))
+    seconds = int(_found(r"training time:\s+(\d+) s", out04, "04").group(1))
+    best = _found(r"its test accuracy: ([\d.]+)%", out08, "08")
+    best_seconds = int(_found(r"(\d+) s of training in all", out08, "08").group(1))
     durations = {k: float(nb.metadata["papermill"]["duration"]) for k, nb in notebooks.items()}
     guide = Path(guide) if guide else project_root() / "docs" / "teaching.md"
     sessions = len(re.findall(r"^\| \d+ · ", guide.read_text(encoding="utf-8"), re.MULTILINE))
@@ -215,10 +215,10 @@ def facts(folder: Path | None = None, guide: Path | None = None) -> dict[str, st
         "default_accuracy": f"{accuracy:.2f} %",
         "default_mistakes": f"{round(10_000 * (100 - accuracy) / 100)}",
         "default_seconds": f"{seconds} s",
-        "best05_accuracy": f"{float(best.group(1)):.2f} %",
-        "best05_seconds": f"{best_seconds} s",
+        "best08_accuracy": f"{float(best.group(1)):.2f} %",
+        "best08_seconds": f"{best_seconds} s",
         "notebooks_minutes": f"{round(sum(durations.values()) / 60)} minutes",
-        "minutes05": f"{round(durations['05'] / 60)} minutes",
+        "minutes08": f"{round(durations['08'] / 60)} minutes",
         "minutes07": f"{round(durations['07'] / 60)} minutes",
         "sessions": NUMBER_WORDS[sessions] if sessions < len(NUMBER_WORDS) else str(sessions),
     }
