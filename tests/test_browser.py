@@ -139,6 +139,13 @@ def _committed_figures(notebook: str) -> int:
     )
 
 
+def _committed_formulas(notebook: str) -> int:
+    """How many TeX formulas (``$...$`` or ``$$...$$``) the committed ``notebook``'s text has."""
+    cells = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
+    text = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+    return len(re.findall(r"\$\$.+?\$\$|\$[^$\n]+\$", text, flags=re.S))
+
+
 def _image_widths(page, selector: str) -> list[int]:
     """The natural width of each image ``selector`` finds (0: not loaded)."""
     return page.eval_on_selector_all(
@@ -376,17 +383,19 @@ def test_site_pages_open_without_errors_with_their_figures(page, site, screensho
         if path.startswith("notebooks/"):
             assert len(widths) >= _committed_figures(notebook), (path, len(widths))
         assert page.errors == [], (path, page.errors)
-        if path.startswith(("notebooks/02_", "notebooks/03_")):  # they write formulas in TeX
-            _check_math_is_typeset(page, html)
+        formulas = _committed_formulas(notebook) if path.startswith("notebooks/") else 0
+        if formulas:  # 02 and 03 write formulas in TeX
+            _check_math_is_typeset(page, html, min(formulas, 10))
         page.screenshot(path=screenshots / f"{Path(path).stem}.png")
 
 
-def _check_math_is_typeset(page, html: Path) -> None:
-    """The page's TeX is typeset by the site's own MathJax (unless the build had none)."""
+def _check_math_is_typeset(page, html: Path, at_least: int) -> None:
+    """The page's TeX (``at_least`` formulas) is typeset by the site's own MathJax (unless the
+    build had none)."""
     script = html / "_static" / "mathjax" / "tex-mml-chtml.js"
     if script.stat().st_size < 10_000:  # the stand-in of an offline build: math as TeX
         if os.environ.get("CI"):
             pytest.fail("the site was built without MathJax (see tools/build_site.py's output)")
         return
     page.wait_for_selector("mjx-container", timeout=30_000)
-    assert page.locator("mjx-container").count() >= 10
+    assert page.locator("mjx-container").count() >= at_least
