@@ -154,10 +154,15 @@ def _confusions(seed: int) -> list[tuple[np.ndarray]]:
     ]
 
 
+def _softmax(logits) -> np.ndarray:
+    """Softmax over the last axis, the largest logit subtracted first (no overflow)."""
+    z = np.asarray(logits, dtype=np.float64)
+    exp = np.exp(z - z.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
 def _probabilities(n: int, seed: int) -> np.ndarray:
-    logits = _rng(seed).normal(size=(n, 10)) * 3
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+    return _softmax(_rng(seed).normal(size=(n, 10)) * 3)
 
 
 def _top2_accuracy(y_true, proba) -> float:
@@ -177,11 +182,7 @@ def _cross_entropy(logits, label) -> float:
 
 
 def _logit_gradient(logits, label) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    p[label] -= 1.0
-    return p
+    return _softmax(logits) - np.eye(len(logits))[label]
 
 
 def _logit_cases(seed: int) -> list[tuple]:
