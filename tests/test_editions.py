@@ -232,8 +232,9 @@ def test_the_student_edition_changes_exercise_cells_only(tmp_path):
                 assert mine.source == theirs.source, f"{path.name}, cell {index}"
 
 
-def where_sections_start(cells: list) -> tuple[int, int]:
-    """The index of a course notebook's first section and of its Exercises section."""
+def where_sections_start(cells: list) -> tuple[int, int, int]:
+    """The index of a course notebook's first section, of its Exercises section, and of the
+    section after the Exercises (an appendix, such as 06's; the number of cells if none)."""
     headings = [
         i
         for i, cell in enumerate(cells)
@@ -241,7 +242,8 @@ def where_sections_start(cells: list) -> tuple[int, int]:
     ]
     exercises = [i for i in headings if cells[i].source.startswith("## Exercises")]
     assert headings and exercises, "a course notebook has sections and exercises"
-    return headings[0], exercises[0]
+    after = [i for i in headings if i > exercises[0]]
+    return headings[0], exercises[0], after[0] if after else len(cells)
 
 
 #: Quick settings for each notebook's parameters (only those a notebook declares are used).
@@ -252,12 +254,14 @@ STUDENT_RUN = {"profile": "smoke", "run_name": "student"}
 @pytest.mark.real_data
 def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(workspace):
     """In each student notebook, run after its set-up cells, every exercise stub raises
-    NotImplementedError and every other cell of the Exercises section runs.
+    NotImplementedError and every other cell of the Exercises section runs (not an appendix
+    after it, such as 06's: its cells build on the sections above, like a student's Run All,
+    which stops at the first stub; tests/test_browser.py runs that).
 
     The cells in between are not run here: they are the instructor's, character for
     character (the test above), and come before every stub, so a student's kernel reaches
     the exercises in the state the course run and nbval (root conftest.py) reach them in,
-    without an error. One kernel runs the seven notebooks, emptied (``%reset -f``) before each.
+    without an error. One kernel runs the eight notebooks, emptied (``%reset -f``) before each.
     """
     from nbclient import NotebookClient
     from papermill.parameterize import parameterize_notebook
@@ -276,13 +280,13 @@ def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(workspa
             cell.metadata.setdefault("tags", [])
         declared = notebook_parameters(path)
         nb = parameterize_notebook(nb, {k: v for k, v in STUDENT_RUN.items() if k in declared})
-        first, exercises = where_sections_start(nb.cells)
+        first, exercises, end = where_sections_start(nb.cells)
         early = [i for i, c in enumerate(nb.cells[:exercises]) if "# YOUR CODE HERE" in c.source]
         assert not early, f"{path.name}: exercise cells {early} before the Exercises section"
         batch.cells.append(nbformat.v4.new_code_cell("%reset -f"))
         origin.append((path.name, "reset"))
         for index, cell in enumerate(nb.cells):
-            if cell.cell_type == "code" and not first <= index < exercises:
+            if cell.cell_type == "code" and (index < first or exercises <= index < end):
                 batch.cells.append(cell)
                 origin.append((path.name, index))
     client = NotebookClient(

@@ -56,7 +56,7 @@ EMPHASIS = {
     "blurs",
     "baseline",
     "augmented",
-    # 06: a step of section 3's recipe, the website's page, and section 10's three choices
+    # 06: a step of section 3's recipe, the website's page, and section 9's three choices
     "cropped",
     "try the model",
     "small learning rate",

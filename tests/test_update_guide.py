@@ -185,6 +185,14 @@ def test_facts_are_read_from_the_outputs_the_run_times_and_the_lesson_plan(tmp_p
         "its test accuracy: 99.60% (40 mistakes)\nseeds 44; 300 s of training in all\n",
     )
     make_executed(tmp_path, "07_s.ipynb", 475.0)
+    _printing(
+        tmp_path,
+        "06_y.ipynb",
+        36.0,
+        "             1 image (ms)  10,000 images (ms)  1 image: times faster\n"
+        "runtime\nkeras (Predictor)   0.950   353.987   1.000\n"
+        "litert   0.045   325.472   21.146\nonnx   0.078   310.092   12.253\n",
+    )
     guide = tmp_path / "guide.md"
     guide.write_text("| session | x |\n|---|---|\n| 1 · Data | a |\n| 2 · More | b |\n")
     known = update_guide.facts(tmp_path, guide)
@@ -192,9 +200,11 @@ def test_facts_are_read_from_the_outputs_the_run_times_and_the_lesson_plan(tmp_p
         "default_accuracy": "99.41 %",
         "default_mistakes": "59",
         "default_seconds": "61 s",
+        "litert06_speedup": "21 times",
+        "onnx06_speedup": "12 times",
         "best08_accuracy": "99.60 %",
         "best08_seconds": "300 s",
-        "notebooks_minutes": "27 minutes",
+        "notebooks_minutes": "28 minutes",
         "minutes08": "16 minutes",
         "minutes07": "8 minutes",
         "sessions": "two",

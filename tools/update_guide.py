@@ -199,15 +199,19 @@ def _found(pattern: str, text: str, where: str) -> re.Match:
 
 def facts(folder: Path | None = None, guide: Path | None = None) -> dict[str, str]:
     """The numbers the README, the guide and the notebooks' headers quote, each read from its
-    source: 04's and 08's printed results, every notebook's recorded run time (``make
+    source: 04's, 06's and 08's printed results, every notebook's recorded run time (``make
     notebooks``), and the number of sessions in ``guide``'s lesson plan."""
     folder = Path(folder) if folder else project_root() / "notebooks"
     notebooks = {p.name[:2]: nbformat.read(p, as_version=4) for p in folder.glob("0[0-9]_*.ipynb")}
-    out04, out08 = printed(notebooks["04"]), printed(notebooks["08"])
+    out04, out06, out08 = (printed(notebooks[n]) for n in ("04", "06", "08"))
     accuracy = float(_found(r"test accuracy:\s+([\d.]+)%", out04, "04").group(1))
     seconds = int(_found(r"training time:\s+(\d+) s", out04, "04").group(1))
     best = _found(r"its test accuracy: ([\d.]+)%", out08, "08")
     best_seconds = int(_found(r"(\d+) s of training in all", out08, "08").group(1))
+    one_image = {  # 06's speed table: how many times faster than Keras on one image
+        engine: float(_found(rf"(?m)^{engine}\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s*$", out06, "06")[1])
+        for engine in ("litert", "onnx")
+    }
     durations = {k: float(nb.metadata["papermill"]["duration"]) for k, nb in notebooks.items()}
     guide = Path(guide) if guide else project_root() / "docs" / "teaching.md"
     sessions = len(re.findall(r"^\| \d+ · ", guide.read_text(encoding="utf-8"), re.MULTILINE))
@@ -215,6 +219,8 @@ def facts(folder: Path | None = None, guide: Path | None = None) -> dict[str, st
         "default_accuracy": f"{accuracy:.2f} %",
         "default_mistakes": f"{round(10_000 * (100 - accuracy) / 100)}",
         "default_seconds": f"{seconds} s",
+        "litert06_speedup": f"{one_image['litert']:.0f} times",
+        "onnx06_speedup": f"{one_image['onnx']:.0f} times",
         "best08_accuracy": f"{float(best.group(1)):.2f} %",
         "best08_seconds": f"{best_seconds} s",
         "notebooks_minutes": f"{round(sum(durations.values()) / 60)} minutes",
