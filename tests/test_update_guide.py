@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import shutil
 import subprocess
@@ -239,13 +238,7 @@ def test_the_lesson_plan_fits_90_minute_sessions_and_adds_up_to_the_notebooks_pl
     notebooks' planned teaching and exercise minutes nor more than that plus 5 minutes of
     class-sized compute per notebook (a notebook split over sessions counts once, over the
     sessions that share it)."""
-    guide = (project_root() / "docs" / "teaching.md").read_text()
-    plan_part = guide.split("## A lesson plan", 1)[1].split("\nTiming tips:", 1)[0]
-    sessions = []
-    for line in plan_part.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[2].isdigit():
-            sessions.append((re.findall(r"\b(0\d)\b", cells[1]), int(cells[2])))
+    sessions = update_guide.lesson_plan()
     assert len(sessions) >= 6
     assert all(minutes <= 90 for _, minutes in sessions), sessions
     plans = {}

@@ -91,6 +91,33 @@ def runtime_table(folder: Path | None = None) -> list[dict]:
     return rows
 
 
+def lesson_plan(guide: Path | None = None) -> list[tuple[list[str], int]]:
+    """The sessions of the guide's (``docs/teaching.md``) lesson plan, in order: each one's
+    notebooks (``["04"]``) and minutes. Raises ``ValueError`` if the guide has no plan."""
+    text = (guide or project_root() / "docs" / "teaching.md").read_text(encoding="utf-8")
+    if "## A lesson plan" not in text:
+        raise ValueError("the guide has no '## A lesson plan' section")
+    plan = text.split("## A lesson plan", 1)[1].split("\nTiming tips:", 1)[0]
+    sessions = []
+    for line in plan.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[2].isdigit():
+            sessions.append((re.findall(r"\b(0\d)\b", cells[1]), int(cells[2])))
+    return sessions
+
+
+def compute_allowances(guide: Path | None = None) -> dict[str, int]:
+    """Minutes of computer time the lesson plan leaves each notebook that has a session of
+    its own: the session's minutes less the notebook's planned teaching and exercises
+    (``{"04": 4}``). What Run All on its class-sized defaults may take in class."""
+    plans = {row["notebook"][:2]: row["teaching"] + row["exercises"] for row in runtime_table()}
+    return {
+        notebooks[0]: minutes - plans[notebooks[0]]
+        for notebooks, minutes in lesson_plan(guide)
+        if len(notebooks) == 1 and notebooks[0] in plans
+    }
+
+
 def runtime_markdown(rows: list[dict]) -> str:
     """The guide's generated part: the runtime table, then what each notebook teaches."""
     machines = " / ".join(sorted({row["machine"] for row in rows}))
