@@ -601,35 +601,12 @@ def plot_corruptions(images: dict[str, np.ndarray], save: str | None = None) -> 
 
 
 @_styled
-def plot_shift_accuracy(table: pd.DataFrame, save: str | None = None) -> Figure:
-    """Accuracy on each corruption, one line per model: ``table`` holds fractions, one row
-    per corruption (the index, in the order to draw), one column per model. Taught in 07."""
-    if table.empty:
-        raise ValueError("table is empty: one row per corruption, one column per model")
-    fig, ax = plt.subplots(figsize=(11, 4.8))
-    positions, markers = np.arange(len(table)), "osD^vP*X"
-    for i, model in enumerate(table.columns):
-        accuracy, marker = table[model].to_numpy(dtype=float) * 100, markers[i % len(markers)]
-        ax.plot(positions, accuracy, marker=marker, linewidth=1.3, markersize=5, label=model)
-    ax.set_xticks(positions, [name.replace("_", " ") for name in table.index], rotation=45)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
-        if label.get_text() in ("clean", "mean"):
-            label.set_fontweight("bold")
-    ax.set(ylim=(0, 101), ylabel="test accuracy (%)", xlabel="corruption (benchmark severity)")
-    ax.set_title("Accuracy on each corruption of the test images, one line per model")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)  # beside the lines
-    return _finish(fig, save)
-
-
-@_styled
 def plot_shift_heatmap(table: pd.DataFrame, save: str | None = None) -> Figure:
     """Accuracy (%) of each model (a row) on each corruption (a column), a number in each
-    cell: ``table`` is the one :func:`plot_shift_accuracy` takes (fractions, one row per
-    corruption with "clean" and "mean" among them, one column per model). "clean" comes
-    first; the "mean" column stands apart at the right; the colours run on a fixed 0-100 %
-    scale, so that two heat maps compare. Taught in 07."""
+    cell: ``table`` holds fractions, one row per corruption with "clean" and "mean" among
+    them, one column per model. "clean" comes first; the "mean" column stands apart at the
+    right; the colours run on a fixed 0-100 % scale, so that two heat maps compare. Taught
+    in 07."""
     expected = (
         "one row per corruption, 'clean' and 'mean' (the corruptions' mean accuracy) among "
         "them, one column per model, accuracies as fractions"

@@ -79,7 +79,6 @@ def figure_cases():
         "corruptions": lambda: plots.plot_corruptions(
             {"clean": (X[:3] * 255).astype(np.uint8), "fog": (X[3:6] * 255).astype(np.uint8)}
         ),
-        "shift_accuracy": lambda: plots.plot_shift_accuracy(SHIFT_TABLE),
         "shift_heatmap": lambda: plots.plot_shift_heatmap(SHIFT_TABLE),
         "learning_rate": lambda: plots.plot_learning_rate(
             np.arange(0, 100, 10), np.linspace(0.006, 0.0, 10), 20
@@ -358,15 +357,6 @@ def test_confidence_histogram_draws_outlines_so_neither_group_hides_the_other():
     assert len(patches) == 2 and all(not patch.get_fill() for patch in patches)
 
 
-def test_shift_accuracy_draws_one_line_per_model_in_percent_over_the_corruptions():
-    fig = plots.plot_shift_accuracy(SHIFT_TABLE)
-    ax = fig.axes[0]
-    lines = ax.get_lines()
-    assert [line.get_label() for line in lines] == ["cnn", "mlp"]
-    np.testing.assert_allclose(lines[1].get_ydata(), [98, 30, 64])
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["clean", "fog", "mean"]
-
-
 SHIFT_SCORES = pd.DataFrame(  # "clean" not first: the heat map puts it first
     {"cnn": [0.05, 0.99, 0.7, 0.375], "mlp": [0.5, 0.98, 0.3, 0.4], "new": [0.9, 0.995, 0.9, 0.9]},
     index=["impulse_noise", "clean", "fog", "mean"],
@@ -424,7 +414,6 @@ def test_corruption_grid_has_one_column_per_corruption_titled_once():
     "call",
     [
         lambda: plots.plot_corruptions({}),
-        lambda: plots.plot_shift_accuracy(pd.DataFrame()),
         lambda: plots.plot_shift_heatmap(pd.DataFrame()),
         lambda: plots.plot_severity_curves({}, "fog"),
     ],
