@@ -176,3 +176,15 @@ def test_figures_and_links_carry_the_notebooks_own_number(path):
         else:
             for linked in re.findall(r"\]\((\d\d_[\w]+\.ipynb)\)", cell.source):
                 assert linked in names, f"{path.name} cell {index} links {linked}, not a notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_every_figure_a_cell_draws_is_shown_in_the_committed_notebook(path):
+    """A code cell that draws with ``plots.plot_...`` shows the figure (a PNG output) in the
+    committed notebook, so that GitHub, the site and a reader of the outputs see it, not only
+    ``figures/``. (07's last four figures were once saved but never shown: their cells ended
+    the plot call with ``;`` and had no ``plt.show()``.)"""
+    for index, cell in enumerate(read(path).cells):
+        if cell.cell_type == "code" and re.search(r"^\s*plots\.plot_\w+\(", cell.source, re.M):
+            shown = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            assert shown, f"{path.name} cell {index} draws a figure that the notebook does not show"
