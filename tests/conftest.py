@@ -175,6 +175,23 @@ def tiny_model(input_shape=(28, 28, 1), classes=10, activation="softmax", seed=0
     return keras.Model(inputs, keras.layers.Dense(classes, activation=activation)(flat))
 
 
+def with_parameters(path: Path, parameters: dict):
+    """The notebook at ``path`` with papermill's injected-parameters cell for those of
+    ``parameters`` it declares in its parameters cell, as ``course run -p NAME VALUE`` would
+    inject them (for a notebook that is not run by papermill itself: an edition's copy)."""
+    import nbformat
+    from papermill.parameterize import parameterize_notebook
+
+    from mnist_helpers.course import notebook_parameters
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["papermill"] = {}  # where papermill records the parameters it injects
+    for cell in nb.cells:  # papermill's own run adds these; a cell new in JupyterLab lacks them
+        cell.metadata.setdefault("tags", [])
+    declared = notebook_parameters(path)
+    return parameterize_notebook(nb, {k: v for k, v in parameters.items() if k in declared})
+
+
 @pytest.fixture(scope="session")
 def tiny_model_file(tmp_path_factory) -> Path:
     """A saved :func:`tiny_model` (``model.keras``), built once for the whole session: copy it

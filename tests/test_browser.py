@@ -43,6 +43,7 @@ import numpy as np
 import pytest
 from browsing import HOW_TO_GET_IT, chromium_path, draw_stroke, every_core_busy, unavailable
 
+from conftest import with_parameters
 from mnist_helpers.app import MODEL_VARIABLE
 from mnist_helpers.canvas import drawing_to_input
 from mnist_helpers.paths import project_root
@@ -282,9 +283,6 @@ def student_lab(request, tmp_path_factory, free_port):
     with a runs folder of its own that starts with the model 05 and 06 read: the course
     run's ``smoke`` run, or with ``MNIST_STUDENT_RUN=class`` your own ``runs/default`` (from
     ``make run``) when there is one."""
-    from papermill.parameterize import parameterize_notebook
-
-    from mnist_helpers.course import notebook_parameters
     from mnist_helpers.editions import build_edition
 
     if STUDENT_RUN not in ("smoke", "class"):
@@ -296,13 +294,7 @@ def student_lab(request, tmp_path_factory, free_port):
         course_run.check()
         shutil.copytree(course_run.runs / "smoke", runs / "smoke")
         for path in written:
-            nb = nbformat.read(path, as_version=4)
-            nb.metadata["papermill"] = {}  # where papermill records what it injects
-            for cell in nb.cells:
-                cell.metadata.setdefault("tags", [])
-            declared = notebook_parameters(path)
-            quick = {k: v for k, v in QUICK_RUN.items() if k in declared}
-            nbformat.write(parameterize_notebook(nb, quick), path)
+            nbformat.write(with_parameters(path, QUICK_RUN), path)
     elif (ROOT / "runs" / "default" / "model.keras").is_file():
         shutil.copytree(ROOT / "runs" / "default", runs / "default")
     process, url, token = _serve_lab(home, runs, free_port())

@@ -7,6 +7,7 @@ from collections import defaultdict
 import nbformat
 import pytest
 
+from conftest import with_parameters
 from mnist_helpers import editions, exercises
 from mnist_helpers.editions import SolutionMarkerError, strip_code_solution, student_notebook
 from mnist_helpers.paths import project_root
@@ -264,9 +265,7 @@ def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(workspa
     without an error. One kernel runs the eight notebooks, emptied (``%reset -f``) before each.
     """
     from nbclient import NotebookClient
-    from papermill.parameterize import parameterize_notebook
 
-    from mnist_helpers.course import notebook_parameters
     from mnist_helpers.env import KERNEL_NAME
 
     written = editions.build_edition("student", workspace / "student")
@@ -274,12 +273,7 @@ def test_student_notebooks_run_headlessly_and_fail_only_at_the_exercises(workspa
     batch = nbformat.v4.new_notebook(metadata={"papermill": {}})
     origin = []  # (notebook, cell index) of each cell of the batch
     for path in written:
-        nb = nbformat.read(path, as_version=4)
-        nb.metadata["papermill"] = {}  # where papermill records the parameters it injects
-        for cell in nb.cells:  # papermill's own run adds these; a cell new in JupyterLab lacks them
-            cell.metadata.setdefault("tags", [])
-        declared = notebook_parameters(path)
-        nb = parameterize_notebook(nb, {k: v for k, v in STUDENT_RUN.items() if k in declared})
+        nb = with_parameters(path, STUDENT_RUN)
         first, exercises, end = where_sections_start(nb.cells)
         early = [i for i, c in enumerate(nb.cells[:exercises]) if "# YOUR CODE HERE" in c.source]
         assert not early, f"{path.name}: exercise cells {early} before the Exercises section"
