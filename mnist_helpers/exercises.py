@@ -478,7 +478,12 @@ def _check_04_4(answer):
     return _training_hint(answer, **prescribed) or _not_trained_hint(answer)
 
 
-LABEL_KEEPING = {"rotate by up to 10 degrees", "shift by up to 3 pixels", "zoom by up to 10%"}
+LABEL_KEEPING = {
+    "rotate by up to 10 degrees",
+    "slant by up to 11 degrees",
+    "shift by up to 3 pixels",
+    "zoom by up to 10%",
+}
 AUGMENTATIONS = sorted(LABEL_KEEPING | {"flip left-right", "rotate by 180 degrees"})
 
 

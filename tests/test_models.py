@@ -96,11 +96,13 @@ def test_pool_last_moves_pooling_to_the_end_of_each_block_and_keeps_the_paramete
     assert last.get_layer("bn1").output.shape[1:] == (28, 28, 16)  # 4x the numbers to normalise
 
 
-def test_wide_cnn_has_one_and_a_half_times_the_filters():
-    model = build_model("cnn_wide")
-    assert model.name == "cnn_wide"
-    assert model.count_params() == 335_042
-    assert [model.get_layer(f"conv{i}").filters for i in (1, 2, 3)] == [24, 48, 48]
+def test_deep_cnn_has_four_convolutions_two_of_them_at_14_by_14():
+    model = build_model("cnn_deep")
+    assert model.name == "cnn_deep"
+    assert model.count_params() == 469_290
+    assert [model.get_layer(f"conv{i}").filters for i in (1, 2, 3, 4)] == [32, 32, 64, 64]
+    sizes = [model.get_layer(f"conv{i}").output.shape[1] for i in (1, 2, 3, 4)]
+    assert sizes == [28, 14, 14, 7]
 
 
 def test_cnn_is_configurable():
@@ -125,7 +127,7 @@ def test_mlp_parameter_count():
 def test_unknown_variant_names_the_allowed_ones():
     allowed = (
         r"architecture must be one of \['cnn', 'cnn_plain', 'cnn_standardized', "
-        r"'cnn_standardized_appearance', 'cnn_wide', 'keras_example', 'mlp'\], got 'resnet'"
+        r"'cnn_standardized_appearance', 'cnn_deep', 'keras_example', 'mlp'\], got 'resnet'"
     )
     with pytest.raises(ValueError, match=allowed):
         build_model("resnet")
@@ -175,6 +177,49 @@ def test_augmentation_moves_whole_pixels_by_default_and_blurs_only_if_asked():
     assert ((soft > 0.01) & (soft < 0.99)).any()
     with pytest.raises(ValueError, match=r"interpolation must be one of \['nearest', 'bilinear'\]"):
         geometric_augmentation_layers(interpolation="cubic")
+
+
+def slant(image: np.ndarray) -> float:
+    """How far a bar's columns move per row (least squares of the lit pixels' columns)."""
+    rows, columns = np.nonzero(image[..., 0] > 0.5)
+    return float(np.polyfit(rows, columns, 1)[0])
+
+
+def test_random_affine_slants_by_at_most_its_shear_and_draws_both_directions():
+    """Only a slant (no turn, zoom or shift): a vertical bar leans by at most ``shear``
+    columns per row, to the left for some images and to the right for others."""
+    from mnist_helpers.models import RandomAffine
+
+    bars = np.zeros((64, 28, 28, 1), dtype="float32")
+    bars[:, 4:24, 13:15] = 1.0
+    only_slant = RandomAffine(degrees=0, shear=0.2, zoom=0, shift=0, seed=5)
+    leans = np.array([slant(image) for image in np.asarray(only_slant(bars, training=True))])
+    assert np.abs(leans).max() <= 0.2 + 0.03  # nearest pixels: a little over, at most
+    assert (leans < -0.05).any() and (leans > 0.05).any()
+    np.testing.assert_array_equal(np.asarray(only_slant(bars, training=False)), bars)
+
+
+def test_random_affine_is_reproducible_and_survives_saving(tmp_path):
+    from mnist_helpers.models import RandomAffine
+
+    images = bar_images(6)
+    first = RandomAffine(seed=7)(images, training=True)
+    np.testing.assert_array_equal(np.asarray(first), RandomAffine(seed=7)(images, training=True))
+    model = keras.Sequential([keras.Input((28, 28, 1)), RandomAffine(shear=0.1, seed=7)])
+    model.save(tmp_path / "affine.keras")
+    loaded = keras.models.load_model(tmp_path / "affine.keras").layers[0]
+    assert (loaded.shear, loaded.degrees, loaded.interpolation) == (0.1, 10.0, "nearest")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [({"degrees": 90}, r"degrees must be .*45"), ({"shear": -0.1}, r"shear must be .*0\.5")],
+)
+def test_random_affine_refuses_changes_too_large_to_keep_the_label(setting, message):
+    from mnist_helpers.models import RandomAffine
+
+    with pytest.raises(ValueError, match=message):
+        RandomAffine(**setting)
 
 
 def test_standardize_layer_gives_each_image_mean_0_and_std_1_and_ignores_brightness():

@@ -63,7 +63,7 @@ def tiny_data(n_train: int = 120, n_val: int = 40, n_test: int = 60) -> MnistDat
             {"architecture": "resnet"},
             (
                 r"architecture must be one of \['cnn', 'cnn_plain', 'cnn_standardized', "
-                r"'cnn_standardized_appearance', 'cnn_wide', 'keras_example', 'mlp'\], "
+                r"'cnn_standardized_appearance', 'cnn_deep', 'keras_example', 'mlp'\], "
                 r"got 'resnet' \(set it in the parameters cell, e.g. architecture='cnn'\)"
             ),
         ),
